@@ -19,7 +19,13 @@ USER_ERRORS = (DataError, TokenizerError, CheckpointError)
 def _common(p: argparse.ArgumentParser, device=False):
     p.add_argument('--seed', type=int, default=0, help='random seed (same seed on CPU, same result)')
     p.add_argument('--data-dir', default='data', help='folder of {TICKER}_{first}_{last}_1d.csv files')
-    if device: p.add_argument('--device', default='auto', choices=['auto', 'cpu', 'cuda'], help='auto: CUDA when present')
+    if device: p.add_argument('--device', default='auto', type=_device, help='auto (CUDA when present), cpu or cuda')
+
+def _device(s):
+    import torch
+    if s not in ('auto', 'cpu') and not s.startswith('cuda'): raise argparse.ArgumentTypeError(f"{s!r}: use auto, cpu or cuda")
+    if s.startswith('cuda') and not torch.cuda.is_available(): raise argparse.ArgumentTypeError(f"{s!r}: torch sees no CUDA GPU here; use --device cpu (or auto)")
+    return s
 
 def _positive(kind):
     def parse(s):

@@ -167,14 +167,23 @@ def write_offline(data_dir='data') -> list[Path]:
     "Write the embedded real daily series to `data_dir` as yfinance-style flat CSVs."
     return [_write_csv(t, df, data_dir) for t, df in _offline_frames().items()]
 
+def _online(host='query2.finance.yahoo.com') -> bool:
+    import socket
+    try: socket.getaddrinfo(host, 443); return True
+    except OSError: return False
+
 def download(tickers, start='2014-09-17', end=None, data_dir='data') -> list[Path]:
     "Download daily candles with yfinance into `data_dir`; one-line DataError without network."
-    import yfinance as yf
+    import contextlib, logging, yfinance as yf
+    if not _online(): raise DataError("no network: cannot reach Yahoo Finance to download " + ' '.join(tickers) + "; use `mqc data --offline` for the embedded real data")
+    logging.getLogger('yfinance').setLevel(logging.CRITICAL)  # its own error report is several lines; ours is one
     paths = []
     for t in tickers:
-        try: raw = yf.download(t, start=start, end=end, interval='1d', auto_adjust=False, progress=False, threads=False)
-        except Exception as e: raise DataError(f"could not download {t} from Yahoo Finance ({type(e).__name__}); check the network or use `mqc data --offline`") from None
-        if raw is None or raw.empty: raise DataError(f"no data for {t} from Yahoo Finance (no network, or an unknown ticker); check the ticker or use `mqc data --offline`")
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            try: raw = yf.download(t, start=start, end=end, interval='1d', auto_adjust=False, progress=False, threads=False)
+            except Exception as e: raise DataError(f"could not download {t} from Yahoo Finance ({type(e).__name__}); check the network or use `mqc data --offline`") from None
+        if raw is None or raw.empty: raise DataError(f"no data for {t} from Yahoo Finance between {start} and {end or 'today'}; check the ticker and dates")
         if isinstance(raw.columns, pd.MultiIndex): raw.columns = raw.columns.get_level_values(0)
         raw = raw[[c for c in ['Open', 'High', 'Low', 'Close', 'Adj Close', 'Volume'] if c in raw]].dropna(how='all', subset=PRICES)
         raw.index = pd.DatetimeIndex(raw.index.tz_localize(None) if raw.index.tz else raw.index, name='Date')

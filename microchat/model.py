@@ -6,7 +6,7 @@
 __all__ = ['GPTConfig', 'pick_device', 'autocast', 'norm', 'rope_tables', 'apply_rope', 'KVCache', 'Attention', 'MLP', 'Block',
            'GPT', 'sample', 'sample_nocache', 'logprobs']
 
-# %% ../nbs/01_model.ipynb #eff27658
+# %% ../nbs/01_model.ipynb #390edf11
 import math
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -14,7 +14,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-# %% ../nbs/01_model.ipynb #051ba904
+# %% ../nbs/01_model.ipynb #88b3f9a4
 @dataclass
 class GPTConfig:
     "Model shape; stored in every checkpoint so the model can be rebuilt from the file alone."
@@ -26,6 +26,7 @@ class GPTConfig:
 
 def pick_device(name='auto') -> torch.device:
     "'auto' -> CUDA when there is a GPU, else CPU; 'cpu' / 'cuda' / 'cuda:1' as asked."
+    name = str(name)
     if name == 'auto': name = 'cuda' if torch.cuda.is_available() else 'cpu'
     if name.startswith('cuda') and not torch.cuda.is_available():
         raise ValueError(f"device {name!r} was asked for but torch sees no CUDA GPU: use --device cpu (or auto)")
@@ -49,14 +50,15 @@ def apply_rope(x, cos, sin):
     x1, x2 = x.chunk(2, dim=-1)
     return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)
 
-# %% ../nbs/01_model.ipynb #bc0a0a80
+# %% ../nbs/01_model.ipynb #8efbda4e
 class KVCache:
-    "Keys and values [n_layer, B, H, max_len, head_dim] of the positions seen so far; `pos` of them are filled."
+    """Keys and values [n_layer, B, H, max_len, head_dim] of the positions seen so far; `pos` of them are filled.
+    After `share(n)`, the filled prompt positions are kept once for its n paths and only new positions per path."""
     def __init__(self, cfg: GPTConfig, batch, max_len, device='cpu', dtype=torch.float32):
         shape = (cfg.n_layer, batch, cfg.n_head, max_len, cfg.d_model // cfg.n_head)
         self.k = torch.zeros(shape, device=device, dtype=dtype)
         self.v = torch.zeros(shape, device=device, dtype=dtype)
-        self.pos = 0
+        self.pos, self.prefix = 0, None
 
     def update(self, layer, k, v):
         "Store k, v [B, H, T, head_dim] at the next T positions; return this layer's keys and values so far."
@@ -64,12 +66,29 @@ class KVCache:
         self.k[layer, :, :, t0:t1], self.v[layer, :, :, t0:t1] = k, v
         return self.k[layer, :, :, :t1], self.v[layer, :, :, :t1]
 
-    def expand(self, n):
-        "Repeat every row n times (row b becomes rows b*n .. b*n+n-1): one prefill, n sampled paths."
-        self.k, self.v = self.k.repeat_interleave(n, dim=1), self.v.repeat_interleave(n, dim=1)
+    def share(self, n):
+        "Prompt row b becomes paths b*n .. b*n+n-1, which share its keys and values; later positions are per path."
+        L, B, H, T, hd = self.k.shape
+        self.prefix = (self.k[:, :, :, :self.pos], self.v[:, :, :, :self.pos])
+        self.k = self.k.new_zeros(L, B * n, H, T - self.pos, hd)
+        self.v = self.v.new_zeros(L, B * n, H, T - self.pos, hd)
         return self
 
-# %% ../nbs/01_model.ipynb #d9712e24
+    def attend(self, layer, q, k, v):
+        "Attention of one new token per path, q, k, v [N, H, 1, head_dim], over the shared prompt and the path so far."
+        t = self.pos - self.prefix[0].size(3)
+        self.k[layer, :, :, t:t + 1], self.v[layer, :, :, t:t + 1] = k, v
+        kp, vp = self.prefix[0][layer], self.prefix[1][layer]                 # [B, H, Tp, hd], shared
+        ks, vs = self.k[layer, :, :, :t + 1], self.v[layer, :, :, :t + 1]      # [N, H, t+1, hd], per path
+        N, H, _, hd = q.shape; B = kp.size(0)
+        qb = q.view(B, N // B, H, hd) * hd ** -0.5
+        s = torch.cat([torch.einsum('brhd,bhkd->brhk', qb, kp).reshape(N, H, 1, -1),
+                       qb.view(N, H, 1, hd) @ ks.transpose(-1, -2)], dim=-1).softmax(-1)
+        sp, ss = s.split([kp.size(2), t + 1], dim=-1)
+        return torch.einsum('brhk,bhkd->brhd', sp.reshape(B, N // B, H, -1), vp).reshape(N, H, 1, hd) + ss @ vs
+
+
+# %% ../nbs/01_model.ipynb #35b81fa3
 class Attention(nn.Module):
     def __init__(self, cfg: GPTConfig, layer: int):
         super().__init__()
@@ -83,6 +102,9 @@ class Attention(nn.Module):
         q, k = norm(apply_rope(q, cos, sin)), norm(apply_rope(k, cos, sin))  # QK-norm
         if kv_cache is None:
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        elif kv_cache.prefix is not None:
+            assert T == 1, "after share(), the cache takes one token per path at a time"
+            y = kv_cache.attend(self.layer, q, k, v)
         else:
             t0 = kv_cache.pos
             k, v = kv_cache.update(self.layer, k, v)
@@ -108,7 +130,7 @@ class Block(nn.Module):
         x = x + self.attn(norm(x), cos, sin, kv_cache)
         return x + self.mlp(norm(x))
 
-# %% ../nbs/01_model.ipynb #ff828dde
+# %% ../nbs/01_model.ipynb #5eb344c5
 class GPT(nn.Module):
     def __init__(self, cfg: GPTConfig):
         super().__init__()
@@ -149,7 +171,7 @@ class GPT(nn.Module):
         m = loss_mask.flatten().to(ce.dtype)
         return logits, (ce * m).sum() / m.sum().clamp(min=1)
 
-# %% ../nbs/01_model.ipynb #ed9af44f
+# %% ../nbs/01_model.ipynb #7884bf55
 def _pick(logits, temperature, top_k, top_p, gen):
     "One token per row [B, 1] from last-position logits [B, vocab]."
     if temperature == 0: return logits.argmax(-1, keepdim=True)
@@ -184,7 +206,7 @@ def sample(model, prompt, n_new, n_paths=None, temperature=1.0, top_k=None, top_
     cache = KVCache(model.cfg, prompt.size(0), prompt.size(1) + n_new, device, dtype)
     with autocast(device):
         logits = model(prompt, kv_cache=cache)[0][:, -1].repeat_interleave(reps, 0)
-        cache.expand(reps)
+        cache.share(reps)
         out = []
         for i in range(n_new):
             out.append(_pick(logits, temperature, top_k, top_p, gen))

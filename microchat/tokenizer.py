@@ -122,9 +122,8 @@ class Tokenizer:
         self.vq, self.mean, self.std, self.split = vq.eval(), np.asarray(mean, np.float64), np.asarray(std, np.float64), split
         with torch.no_grad(): table = vq.decoder(vq.codebook).double().numpy()
         self.table = table * self.std + self.mean        # code -> the five features in units of sigma
+        self.vocab_size = vq.cfg.vocab_size              # token ids a model over this tokenizer may emit
         self.hash = self._hash()
-
-    vocab_size = VOCAB_SIZE
 
     def normalise(self, df: pd.DataFrame) -> np.ndarray:
         return np.clip((scaled_features(df) - self.mean) / self.std, -CLIP, CLIP).astype(np.float32)

@@ -8,7 +8,7 @@ __all__ = ['CheckpointError', 'unwrap', 'rng_state', 'set_rng_state', 'save_chec
            'last_path', 'lr_at', 'mean_ce', 'evaluate_lm', 'train_lm', 'ddp_equivalence_check', 'unigram_baseline',
            'bigram_baseline', 'lm_report', 'report_markdown', 'split_streams', 'pretrain']
 
-# %% ../nbs/01_pretrain.ipynb #2be9c6db
+# %% ../nbs/01_pretrain.ipynb #a121ba71
 import math, os, random, socket, tempfile, time
 from dataclasses import asdict
 from functools import partial
@@ -23,7 +23,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from tqdm.auto import tqdm
 from .model import GPT, GPTConfig, autocast, pick_device
 
-# %% ../nbs/01_pretrain.ipynb #2fd7fb1b
+# %% ../nbs/01_pretrain.ipynb #f46db781
 class CheckpointError(Exception):
     "A checkpoint that is missing, unreadable or does not match the tokenizer, explained in one line with the fix."
 
@@ -84,7 +84,7 @@ def load_checkpoint(path, tokenizer_hash=None, device='cpu', tokenizer_path='mod
     except Exception as e: raise _unreadable(path, e, made_by) from None
     return model.to(device), ckpt
 
-# %% ../nbs/01_pretrain.ipynb #7115d391
+# %% ../nbs/01_pretrain.ipynb #b45d3783
 def lm_windows(streams, seq_len, stride=None) -> np.ndarray:
     "Training windows [N, seq_len+1], each inside one stream, every `stride` tokens (default seq_len//2) plus one flush with the end."
     stride, out = stride or seq_len // 2, []
@@ -124,10 +124,11 @@ def batch_for_step(windows, step, batch, seed, rank=0, world=1, masks=None):
 
 def window_batches(windows, masks=None, batch=64) -> list:
     "Fixed-order (x, y, mask) batches over all windows, for evaluation."
-    return [batch_for_step(windows[i:i + batch], 0, len(windows[i:i + batch]), 0,
-                           masks=None if masks is None else masks[i:i + batch]) for i in range(0, len(windows), batch)]
+    w = torch.from_numpy(windows)
+    m = torch.ones(len(w), w.size(1) - 1) if masks is None else torch.from_numpy(masks).float()
+    return [(w[i:i + batch, :-1], w[i:i + batch, 1:], m[i:i + batch]) for i in range(0, len(w), batch)]
 
-# %% ../nbs/01_pretrain.ipynb #d7659498
+# %% ../nbs/01_pretrain.ipynb #3d9ad8ec
 def setup_ddp(device='auto'):
     "Join the torchrun process group when RANK/WORLD_SIZE are set -> (rank, world, device)."
     device = pick_device(device)
@@ -164,13 +165,13 @@ def mean_ce(model, batches) -> float:
         with autocast(device): logits, _ = model(x)
         ce = F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction='none')
         total, count = total + (ce * m.flatten()).sum().item(), count + m.sum().item()
-    return total / max(count, 1.0)
+    return total / count if count else math.nan
 
 def evaluate_lm(model, windows, masks=None, batch=64) -> float:
     "Mean cross-entropy of the model on windows [N, seq_len+1] (masked positions only when masks are given)."
     return mean_ce(model, window_batches(windows, masks, batch))
 
-# %% ../nbs/01_pretrain.ipynb #85d1e4e0
+# %% ../nbs/01_pretrain.ipynb #074f6396
 def train_lm(model, train_batches, val_batches, *, steps, lr=1e-3, warmup=20, weight_decay=0.1, grad_clip=1.0,
              eval_every=50, out_path, tokenizer_hash, device='cpu', seed=0, resume=None, extra=None,
              compile=False, progress=True) -> dict:
@@ -225,7 +226,7 @@ def train_lm(model, train_batches, val_batches, *, steps, lr=1e-3, warmup=20, we
                         val=f"{hist['val_loss'][-1]:.3f}" if hist['val_loss'] else '-')
     return hist
 
-# %% ../nbs/01_pretrain.ipynb #28233205
+# %% ../nbs/01_pretrain.ipynb #4b58825c
 def _tiny_run(out_path, steps):
     "The workload of the DDP check: a tiny model on random tokens with random loss masks."
     rng = np.random.default_rng(0)
@@ -258,7 +259,7 @@ def ddp_equivalence_check(steps=5, world=2) -> float:
     assert any(not torch.equal(a, c) for a, c in zip(one.parameters(), init.parameters())), "training changed nothing"
     return time.perf_counter() - t
 
-# %% ../nbs/01_pretrain.ipynb #9e13049a
+# %% ../nbs/01_pretrain.ipynb #7745e432
 def _as_streams(streams) -> list:
     "A list of int64 arrays from a list of arrays/Series or a dict of them."
     streams = streams.values() if isinstance(streams, dict) else streams
@@ -289,7 +290,7 @@ def bigram_baseline(train_streams, vocab, alpha=16.0):
         return float(-np.log(p[a, b]).mean())
     return ce
 
-def lm_report(model, train_streams, val_streams, test_streams, stride=None, alphas=(1, 4, 16, 64, 256)) -> pd.DataFrame:
+def lm_report(model, train_streams, val_streams, test_streams, stride=None, alphas=(1, 4, 16, 64, 256, 1024, 4096)) -> pd.DataFrame:
     "CE and perplexity of model / unigram / bigram on validation and test; df.attrs['note'] says if the model loses to the bigram."
     vocab, seq_len = model.cfg.vocab_size, model.cfg.seq_len
     val, test = _as_streams(val_streams), _as_streams(test_streams)
@@ -311,33 +312,38 @@ def report_markdown(df) -> str:
     lines += [f'| {name} | ' + ' | '.join(f'{v:.4f}' for v in row) + ' |' for name, row in df.iterrows()]
     return '\n'.join(lines) + (f"\n\n{df.attrs['note']}\n" if df.attrs.get('note') else '\n')
 
-# %% ../nbs/01_pretrain.ipynb #6e9d5f28
+# %% ../nbs/01_pretrain.ipynb #db686984
 def split_streams(tok, streams: dict) -> dict:
     "{'train'|'val'|'test': {ticker: tokens}} from {ticker: token Series indexed by candle date}, by tok.split."
     masks = {'train': tok.split.train_mask, 'val': tok.split.val_mask, 'test': tok.split.test_mask}
     return {part: {t: np.asarray(s.values[mask(s.index)], np.int64) for t, s in streams.items()} for part, mask in masks.items()}
 
-def pretrain(data_dir='data', tokenizer_path='models/tokenizer_model.pt', out='checkpoints/stage1.pt', epochs=30,
+def pretrain(data_dir='data', tokenizer_path='models/tokenizer_model.pt', out='checkpoints/best_model.pt', epochs=10,
              batch=32, lr=1e-3, seq_len=256, seed=0, device='auto', resume=False, compile=False, n_layer=4, n_head=4,
              d_model=256, stride=None, warmup=None, weight_decay=0.1, grad_clip=1.0, eval_every=None, progress=True):
     """Stage 1: pretrain a GPT on the training days of every asset. Writes `out` (best by validation),
     `<out>.last.pt` (resumable), `<out>.report.csv/.md`. Returns the report DataFrame (history in .attrs)."""
-    from microchat.data import load_assets          # imported here: the training loop itself needs neither
+    from microchat.data import DataError, load_assets   # imported here: the training loop itself needs neither
     from microchat.tokenizer import Tokenizer, token_streams
+    if resume and not last_path(out).exists():
+        raise CheckpointError(f"nothing to resume: {last_path(out)} not found (run `mqc stage1` without --resume)")
     rank, world, device = setup_ddp(device)
     try:
         tok = Tokenizer.load(tokenizer_path)
         parts = split_streams(tok, token_streams(tok, load_assets(data_dir)))
         cfg = GPTConfig(vocab_size=tok.vocab_size, n_layer=n_layer, n_head=n_head, d_model=d_model, seq_len=seq_len)
         windows = lm_windows(parts['train'].values(), seq_len, stride)
-        if len(windows) == 0: raise ValueError(f"no asset in {data_dir} has {seq_len + 1} training days: lower --seq-len")
+        val = eval_windows(parts['val'].values(), seq_len, stride)
+        if len(windows) == 0: raise DataError(f"no asset in {data_dir} has {seq_len + 1} training days: lower --seq-len")
+        if len(val[0]) == 0: raise DataError(f"no asset in {data_dir} has days in the validation period "
+                                             f"(from {tok.split.to_dict()['val_start']}): add an asset that covers it")
         steps = math.ceil(epochs * len(windows) / batch)
         torch.manual_seed(seed)
         model = GPT(cfg)
         extra = dict(stage='stage1', assets=sorted(parts['train']), split=tok.split.to_dict(), epochs=epochs, batch=batch,
                      n_windows=len(windows), tokenizer_path=str(tokenizer_path))
         hist = train_lm(model, partial(batch_for_step, windows, batch=batch, seed=seed),
-                        window_batches(*eval_windows(parts['val'].values(), seq_len, stride)),
+                        window_batches(*val),
                         steps=steps, lr=lr, warmup=warmup if warmup is not None else max(1, steps // 20),
                         weight_decay=weight_decay, grad_clip=grad_clip, eval_every=eval_every or max(1, steps // 20),
                         out_path=out, tokenizer_hash=tok.hash, device=device, seed=seed,

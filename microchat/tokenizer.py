@@ -17,8 +17,8 @@ from .data import Split, load_assets, make_split, PRICES
 
 # %% auto #0
 __all__ = ['FEATURES', 'VOCAB_SIZE', 'HALFLIFE', 'DECAY', 'MIN_VAR', 'CLIP', 'TokenizerError', 'candle_features', 'trailing_var',
-           'scaled_features', 'TokenizerConfig', 'kmeans', 'VQVAE', 'Tokenizer', 'train_features', 'fit_tokenizer',
-           'token_streams', 'tokenizer_quality', 'tokenize']
+           'scale', 'scaled_features', 'TokenizerConfig', 'kmeans', 'VQVAE', 'Tokenizer', 'train_features',
+           'fit_tokenizer', 'token_streams', 'tokenizer_quality', 'tokenize']
 
 # %% ../nbs/00_tokenizer.ipynb #d4c465ce
 FEATURES = ['log_return', 'body', 'upper_wick', 'lower_wick', 'range']
@@ -40,17 +40,17 @@ def candle_features(df: pd.DataFrame) -> np.ndarray:
 
 def trailing_var(df: pd.DataFrame) -> np.ndarray:
     """Variance known at the close of each candle, shape [T]. Seeded by candle 0's range (Parkinson), then an EWMA
-    of squared log returns: var[t] uses candles <= t only."""
+    of squared log returns: var[t] uses candles <= t only. (`scale` applies the floor.)"""
+    from scipy.signal import lfilter   # the EWMA recursion as a linear filter: no Python loop over days
     o, h, l, c = (np.log(df[k].to_numpy(np.float64)) for k in PRICES)
-    r = np.diff(c)
-    var = np.empty(len(c))
-    var[0] = max((h[0] - l[0]) ** 2 / (4 * math.log(2)), MIN_VAR)
-    for t in range(1, len(c)): var[t] = max(DECAY * var[t-1] + (1 - DECAY) * r[t-1] ** 2, MIN_VAR)
-    return var
+    v0 = max((h[0] - l[0]) ** 2 / (4 * math.log(2)), MIN_VAR)
+    return np.r_[v0, lfilter([1 - DECAY], [1, -DECAY], np.diff(c) ** 2, zi=[DECAY * v0])[0]]
+
+def scale(var): return np.sqrt(np.maximum(var, MIN_VAR))
 
 def scaled_features(df: pd.DataFrame) -> np.ndarray:
     "Raw features of candles 1..T-1 divided by the volatility known the day before, shape [T-1, 5]."
-    return candle_features(df) / np.sqrt(trailing_var(df)[:-1, None])
+    return candle_features(df) / scale(trailing_var(df)[:-1, None])
 
 # %% ../nbs/00_tokenizer.ipynb #0d7cbbe6
 @dataclass
@@ -90,7 +90,8 @@ class VQVAE(nn.Module):
         self.register_buffer('ema_sum', self.codebook.clone())
 
     def quantize(self, z: torch.Tensor) -> torch.Tensor:
-        return torch.cdist(z, self.codebook).argmin(-1)
+        "Nearest code: argmin of |c|^2 - 2 z.c, one matmul (|z|^2 is the same for every code)."
+        return torch.addmm((self.codebook ** 2).sum(1), z, self.codebook.T, alpha=-2).argmin(-1)
 
     def forward(self, x: torch.Tensor):
         "Reconstruction, codes and loss for a batch of normalised candles [N, 5]; updates the codebook in training."
@@ -141,8 +142,8 @@ class Tokenizer:
         tokens = np.asarray(tokens); flat = tokens.reshape(-1, tokens.shape[-1])
         r, v = np.empty(flat.shape), np.full(len(flat), var)
         for t in range(flat.shape[1]):
-            r[:, t] = self.table[flat[:, t], 0] * np.sqrt(v)
-            v = np.maximum(DECAY * v + (1 - DECAY) * r[:, t] ** 2, MIN_VAR)
+            r[:, t] = self.table[flat[:, t], 0] * scale(v)
+            v = DECAY * v + (1 - DECAY) * r[:, t] ** 2
         return r.reshape(tokens.shape)
 
     def decode(self, tokens, last_close: float, var: float, dates=None) -> pd.DataFrame:
@@ -150,8 +151,8 @@ class Tokenizer:
         tokens = np.asarray(tokens)
         r = self.decode_returns(tokens, var)
         v = np.r_[var, np.zeros(len(r) - 1)]
-        for t in range(1, len(r)): v[t] = max(DECAY * v[t-1] + (1 - DECAY) * r[t-1] ** 2, MIN_VAR)
-        f = self.table[tokens] * np.sqrt(v)[:, None]
+        for t in range(1, len(r)): v[t] = DECAY * v[t-1] + (1 - DECAY) * r[t-1] ** 2
+        f = self.table[tokens] * scale(v)[:, None]
         c = np.log(last_close) + np.cumsum(r)
         o = c - f[:, 1]
         top, bot = np.maximum(o, c), np.minimum(o, c)
@@ -240,7 +241,7 @@ def tokenizer_quality(tok: Tokenizer, frames: dict, kmeans_iters=30, seed=0) -> 
     xt = torch.from_numpy(x_test)
     km_rmse = float(((xt - cent[torch.cdist(xt, cent).argmin(1)]) ** 2).mean().sqrt())
     # close error: decode each test candle's return from its token, the real previous close and the real volatility
-    err = np.concatenate([np.abs(tok.table[c, 0] * np.sqrt(trailing_var(df)[:-1][m]) - candle_features(df)[m, 0])
+    err = np.concatenate([np.abs(tok.table[c, 0] * scale(trailing_var(df)[:-1][m]) - candle_features(df)[m, 0])
                           for _, c, df, m in test]) * 1e4
     used = len(np.unique(train_codes)) / k
     rows = [('codes used on training days', f"{used:.1%}", '>= 90%', used >= 0.9),

@@ -1,0 +1,311 @@
+"""Speed of microchat against plain-PyTorch references, as ONE table of ratios measured in the same run.
+
+    python bench/run.py [--quick] [--device auto|cpu|cuda] [--threads N] [--pipeline] [--save]
+
+Every ratio compares two workloads timed in interleaved rounds (A B, B A, A B ...; one warm-up call each, medians
+of the rounds), so both see the same machine load: on a busy shared machine the absolute numbers wander, the
+ratios hold. With one CPU thread the clock is the process's CPU time, which other processes cannot stretch.
+Speed targets live here, never in unit tests. Models are randomly initialised (speed does not depend on the
+weights); the data are the real offline candles in data/ (written on first use).
+"""
+import argparse, os, platform, resource, shutil, statistics, subprocess, sys, tempfile, time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import NamedTuple
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the checkout's microchat, also when it is not pip-installed
+
+from microchat.model import GPT, GPTConfig, autocast, pick_device, sample, sample_nocache
+
+CONTEXT, HORIZON, PATHS = 128, 32, 256   # the forecast shape of stages 3-4: 128 days in, 256 paths of 32 days out
+
+
+@dataclass
+class Row:
+    row: str
+    microchat: str
+    reference: str = '-'
+    ratio: str = '-'
+    target: str = '-'
+    ok: bool | None = None
+
+COLUMNS = ['row', 'microchat', 'reference', 'ratio', 'target', 'ok']
+
+def log(msg): print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+# ---------------------------------------------------------------------------------------------------- timing
+
+def sync(device):
+    if device.type == 'cuda': torch.cuda.synchronize(device)
+
+CPU_CLOCK = False  # set in main: ratios from process CPU time (1 CPU thread) or wall time
+
+class Times(NamedTuple):
+    "Median seconds per call."
+    wall: float
+    cpu: float  # this process's CPU time: with 1 thread, the time the work took, whatever else runs on the machine
+    @property
+    def s(self): return self.cpu if CPU_CLOCK else self.wall
+
+def timed(fn, device, number=1) -> tuple[float, float]:
+    "(wall, process CPU) seconds per call of fn, over `number` back-to-back calls."
+    sync(device)
+    w, c = time.perf_counter(), time.process_time()
+    for _ in range(number): fn()
+    sync(device)
+    return (time.perf_counter() - w) / number, (time.process_time() - c) / number
+
+def race(fns: dict, rounds: int, device, warm=True, min_block=0.3) -> dict:
+    """Median Times per call of each fn, timed in interleaved rounds so that all see the same load.
+    warm: one untimed call of each first, which also sizes its block of calls to >= min_block seconds
+    (warm=False: the caller has warmed the kernels up already, one call per block)."""
+    number = {k: max(1, min(100, round(min_block / timed(fn, device)[0]))) if warm else 1 for k, fn in fns.items()}
+    times = {k: [] for k in fns}
+    for r in range(rounds):
+        for k in (list(fns) if r % 2 == 0 else list(fns)[::-1]):  # alternate the order: no one always goes first
+            times[k].append(timed(fns[k], device, number[k]))
+    return {k: Times(*(statistics.median(t[i] for t in v) for i in (0, 1))) for k, v in times.items()}
+
+def fmt_rate(x, unit):
+    for scale, prefix in [(1e9, 'G'), (1e6, 'M'), (1e3, 'k'), (1, '')]:
+        if x >= scale: return f"{x / scale:.3g}{prefix} {unit}"
+    return f"{x:.3g} {unit}"
+
+def fmt_s(s): return f"{s * 1e3:.0f} ms" if s < 1 else f"{s:.2f} s"
+
+# ---------------------------------------------------------------------------------------------------- machine
+
+def pick_threads(asked: int) -> tuple[int, str]:
+    "torch threads: as asked, else one per core that the load average leaves free (busy cores stall OpenMP threads)."
+    cores = len(os.sched_getaffinity(0))
+    if asked: return asked, 'as asked'
+    load = os.getloadavg()[0]
+    n = max(1, min(cores, round(cores - load)))
+    return n, f"auto: load {load:.1f} on {cores} cores; --threads N to force"
+
+def machine_line(device, threads_note) -> str:
+    cpu = next((l.split(':', 1)[1].strip() for l in Path('/proc/cpuinfo').read_text().splitlines()
+                if l.startswith('model name')), platform.processor() or '?') if Path('/proc/cpuinfo').exists() else platform.processor()
+    dev = f"cuda ({torch.cuda.get_device_name(device)})" if device.type == 'cuda' else 'cpu'
+    load = ' / '.join(f"{x:.1f}" for x in os.getloadavg())
+    return (f"machine: {len(os.sched_getaffinity(0))} cores ({cpu}), load {load} | python {platform.python_version()} | "
+            f"torch {torch.__version__} | device {dev} | torch threads {torch.get_num_threads()} ({threads_note}) | "
+            f"clock: {'process CPU time (1 thread: immune to the load)' if CPU_CLOCK else 'wall time'}")
+
+# ---------------------------------------------------------------------------------------------------- real data
+
+def real_data():
+    "(tokenizer, frames, token streams per split) from data/ and models/tokenizer_model.pt (fitted here if absent)."
+    from microchat.data import data_files, load_assets, make_split, write_offline
+    from microchat.tokenizer import Tokenizer, TokenizerError, fit_tokenizer, token_streams
+    from microchat.train import split_streams
+    data = ROOT/'data'
+    if not data_files(data): log(f"no CSVs in {data}: writing the offline data"); write_offline(data)
+    frames = load_assets(data)
+    try: tok = Tokenizer.load(ROOT/'models'/'tokenizer_model.pt')
+    except TokenizerError as e:  # encode speed does not depend on how well the tokenizer is trained
+        log(f"{e}; fitting a quick tokenizer in memory (200 steps)")
+        tok = fit_tokenizer(frames, make_split(frames), steps=200, progress=False)
+    return tok, frames, split_streams(tok, token_streams(tok, frames))
+
+# ---------------------------------------------------------------------------------------------------- rows
+
+def tokenizer_row(tok, frames, rounds) -> Row:
+    "Tokenizer.encode on every asset vs nearest-centroid search (cdist + argmin) on its already-normalised features."
+    dfs = list(frames.values())
+    feats = [torch.from_numpy(tok.normalise(df)) for df in dfs]
+    codebook = torch.from_numpy(((tok.table - tok.mean) / tok.std).astype(np.float32))  # the 512 codes, same feature space
+    n = sum(len(f) for f in feats)
+    t = race({'microchat': lambda: [tok.encode(df) for df in dfs],
+              'reference': lambda: [torch.cdist(f, codebook).argmin(1) for f in feats]}, rounds, torch.device('cpu'))
+    mc, ref = n / t['microchat'].s, n / t['reference'].s
+    return Row(f'tokenizer encode, candles/s ({n:,} real candles, CPU)', fmt_rate(mc, 'candles/s'),
+               f"{fmt_rate(ref, 'candles/s')} (cdist+argmin, 512 codes)", f"{mc / ref:.2f}x", '>= 1x', mc >= ref)
+
+def relu2(x): return F.relu(x).square()
+
+class TorchGPT(nn.Module):
+    "The reference: nn.TransformerEncoder of the same shape (pre-norm, causal, ReLU^2 MLP of width 4d, no biases)."
+    def __init__(self, cfg: GPTConfig):
+        super().__init__()
+        d = cfg.d_model
+        self.wte = nn.Embedding(cfg.vocab_size, d)
+        layer = nn.TransformerEncoderLayer(d, cfg.n_head, 4 * d, dropout=0.0, activation=relu2, batch_first=True,
+                                           norm_first=True, bias=False)
+        self.encoder = nn.TransformerEncoder(layer, cfg.n_layer, norm=nn.LayerNorm(d, bias=False), enable_nested_tensor=False)
+        self.lm_head = nn.Linear(d, cfg.vocab_size, bias=False)
+
+    def forward(self, idx, targets):
+        mask = nn.Transformer.generate_square_subsequent_mask(idx.size(1), device=idx.device)
+        logits = self.lm_head(self.encoder(self.wte(idx), mask=mask, is_causal=True)).float()
+        return logits, F.cross_entropy(logits.flatten(0, 1), targets.flatten())
+
+def train_step(model, opt, x, y, m, device):
+    "One stage-1 step as microchat.train.train_lm takes it: forward, backward, clip, AdamW step."
+    def step():
+        with autocast(device): _, loss = model(x, y, m) if m is not None else model(x, y)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+    return step
+
+def adamw(model): return torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.95), weight_decay=0.1)
+
+def training_rows(streams, batch, rounds, device) -> list[Row]:
+    "Tokens/s of a microchat GPT training step vs nn.TransformerEncoder, and the share of the machine's matmul FLOP/s."
+    from microchat.train import batch_for_step, lm_windows
+    cfg = GPTConfig()
+    x, y, m = (a.to(device) for a in batch_for_step(lm_windows(streams['train'].values(), cfg.seq_len), 0, batch, seed=0))
+    torch.manual_seed(0)
+    ours, ref = GPT(cfg).to(device), TorchGPT(cfg).to(device)
+    # the peak in the dtype the model computes in: fp32 on CPU, bf16 under CUDA autocast
+    n, dtype = (8192, torch.bfloat16) if device.type == 'cuda' else (2048, torch.float32)
+    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
+    t = race({'microchat': train_step(ours, adamw(ours), x, y, m, device),
+              'reference': train_step(ref, adamw(ref), x, y, None, device),
+              'matmul': lambda: a @ b}, rounds, device)
+    tok_mc, tok_ref = x.numel() / t['microchat'].s, x.numel() / t['reference'].s
+    n_params = sum(p.numel() for p in ours.parameters()) - ours.wte.weight.numel()  # a lookup table does no FLOPs
+    flops, peak = 6 * n_params * tok_mc, 2 * n ** 3 / t['matmul'].s
+    ref_params = sum(p.numel() for p in ref.parameters()) - ref.wte.weight.numel()
+    shape = f"{cfg.n_layer}L d{cfg.d_model} h{cfg.n_head}, {batch}x{cfg.seq_len} tokens"
+    return [Row(f'GPT training step, tokens/s ({shape})', fmt_rate(tok_mc, 'tok/s'),
+                f"{fmt_rate(tok_ref, 'tok/s')} (nn.TransformerEncoder, {ref_params / 1e6:.2f}M params)",
+                f"{tok_mc / tok_ref:.2f}x", '>= 1x', tok_mc >= tok_ref),
+            Row(f'GPT training, share of the matmul FLOP/s (6 x {n_params / 1e6:.2f}M non-embedding params x tok/s)',
+                fmt_rate(flops, 'FLOP/s'), f"{fmt_rate(peak, 'FLOP/s')} ({n}x{n} {str(dtype)[6:]} matmul)",
+                f"{flops / peak:.0%}", 'report')]
+
+def sampling_rows(streams, nocache_paths, single_calls, rounds, device) -> list[Row]:
+    "256 paths x 32 days from a 128-token prompt: KV cache vs recompute, the absolute time, one batch vs single paths."
+    cfg = GPTConfig()
+    torch.manual_seed(0)
+    model = GPT(cfg).to(device).eval()
+    longest = max(streams['train'].values(), key=len)
+    prompt = torch.as_tensor(longest[-CONTEXT:], device=device)
+    cached = lambda: sample(model, prompt, HORIZON, n_paths=PATHS, seed=0)
+    nocache = lambda: sample_nocache(model, prompt, HORIZON, n_paths=nocache_paths, seed=0)
+    singles = lambda: [sample(model, prompt, HORIZON, n_paths=1, seed=i) for i in range(single_calls)]
+    cached(); sample_nocache(model, prompt, 2, n_paths=nocache_paths, seed=0); singles()  # warm-up (nocache: same kernels, 2 steps)
+    t = race({'cached': cached, 'nocache': nocache, 'singles': singles}, rounds, device, warm=False)
+    cached_s, nocache_s, singles_s = t['cached'].s, t['nocache'].s * PATHS / nocache_paths, t['singles'].s * PATHS / single_calls
+    wall, cpu = t['cached']
+    scaled = lambda k: '' if k == PATHS else f", {k} measured x{PATHS // k}"
+    return [Row(f'sampling {PATHS} paths x {HORIZON} days: KV cache vs recompute', f"{fmt_s(cached_s)} (sample)",
+                f"{fmt_s(nocache_s)} (sample_nocache{scaled(nocache_paths)})", f"{nocache_s / cached_s:.1f}x", '>= 5x',
+                nocache_s / cached_s >= 5),
+            Row(f'sampling {PATHS} paths x {HORIZON} days, seconds',
+                f"{wall:.2f} s wall, {cpu:.2f} s CPU, {torch.get_num_threads()} thread(s)", target='< 1 s on 2 cores', ok=wall < 1),
+            Row(f'sampling, batching: {PATHS} paths in one batch vs {PATHS} one-path calls', f"{fmt_s(cached_s)} (1 call)",
+                f"{fmt_s(singles_s)} ({PATHS} calls{scaled(single_calls)})", f"{singles_s / cached_s:.1f}x", 'report')]
+
+def rl_row(tok, frames, rounds, device, episodes=4, group=8) -> Row:
+    """One stage-4 step as `mqc stage4` takes it (`--batch-episodes 4 --group-size 8`: sample 8 paths per episode,
+    reward, policy and reference log-probs, backward, AdamW) vs a stage-3 SFT step (forward, backward, clip, AdamW)
+    on as many real (context + horizon) windows of the same asset: the same number of tokens."""
+    name = f'RL step vs SFT step, {episodes * group}x{CONTEXT + HORIZON} tokens'
+    try: from microchat import rl
+    except ImportError: return Row(name, 'n/a (microchat.rl not present)')
+    asset = '^GSPC' if '^GSPC' in frames else next(iter(frames))
+    eps = rl.AssetEpisodes(tok, frames[asset], CONTEXT, HORIZON)
+    starts = eps.starts('train')[-episodes * group:]
+    rl_batch, sft_batch = eps.batch(starts[:episodes]), eps.batch(starts)
+    windows = torch.as_tensor(np.concatenate([sft_batch.prompts, sft_batch.tokens], 1), device=device)
+    mask = torch.zeros(windows.size(0), windows.size(1) - 1, device=device)
+    mask[:, CONTEXT - 1:] = 1                                    # SFT scores the horizon only
+    torch.manual_seed(0)
+    model = GPT(GPTConfig()).to(device)
+    ref = GPT(GPTConfig()).to(device).requires_grad_(False)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-5, betas=(0.9, 0.95), weight_decay=0.0)
+    rl_step = lambda: rl.rl_step(model, ref, opt, rl_batch, rl.REWARDS['return_mse'], group_size=group, seed=0)
+    sft_step = train_step(model, adamw(model), windows[:, :-1], windows[:, 1:], mask, device)
+    t = race({'rl': rl_step, 'sft': sft_step}, rounds, device)
+    ratio = t['rl'].s / t['sft'].s
+    return Row(name, f"{fmt_s(t['rl'].s)} (rl_step, {asset}, return_mse)", f"{fmt_s(t['sft'].s)} (SFT step)",
+               f"{ratio:.2f}x the time", 'report')
+
+def pipeline_row(run: bool) -> Row:
+    "Wall time and peak RSS of `mqc pipeline --quick` in a scratch folder (a copy of data/), as a child process."
+    name = 'quickstart: mqc pipeline --quick'
+    from microchat import cli
+    if not hasattr(cli, 'pipeline'): return Row(name, 'n/a (mqc pipeline not present)', target='< 10 min, < 4 GiB')
+    if not run: return Row(name, 'skipped (pass --pipeline: it takes minutes)', target='< 10 min, < 4 GiB')
+    mqc = Path(sys.executable).with_name('mqc')
+    with tempfile.TemporaryDirectory() as scratch:  # never overwrite the checkout's models and checkpoints
+        shutil.copytree(ROOT/'data', Path(scratch)/'data', ignore=shutil.ignore_patterns('tokens', 'all_tokens.txt'))
+        log(f"running {mqc.name} pipeline --quick in {scratch}")
+        t = time.perf_counter()
+        done = subprocess.run([str(mqc) if mqc.exists() else 'mqc', 'pipeline', '--quick'], cwd=scratch,
+                              capture_output=True, text=True)
+        wall = time.perf_counter() - t
+    for line in done.stdout.splitlines():  # the pipeline's own stage clock: where the minutes go
+        if line.startswith('===') or line.startswith('pipeline done'): log(f"  {line}")
+    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2 ** 20  # KiB -> GiB; the largest child process
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ['?'])[-1]
+        return Row(name, f"failed (exit {done.returncode}: {last[:80]})", target='< 10 min, < 4 GiB', ok=False)
+    return Row(name, f"{wall / 60:.1f} min, {rss:.2f} GiB peak RSS", target='< 10 min, < 4 GiB',
+               ok=wall < 600 and rss < 4)
+
+# ---------------------------------------------------------------------------------------------------- table
+
+def cells(r: Row) -> list[str]:
+    return [r.row, r.microchat, r.reference, r.ratio, r.target, {True: 'yes', False: 'NO', None: '-'}[r.ok]]
+
+def text_table(rows) -> str:
+    table = [COLUMNS] + [cells(r) for r in rows]
+    width = [max(len(line[i]) for line in table) for i in range(len(COLUMNS))]
+    lines = ['  '.join(c.ljust(w) for c, w in zip(line, width)).rstrip() for line in table]
+    return '\n'.join([lines[0], '  '.join('-' * w for w in width)] + lines[1:])
+
+def markdown_table(rows) -> str:
+    esc = lambda s: s.replace('|', '\\|')
+    lines = ['| ' + ' | '.join(COLUMNS) + ' |', '|' + '---|' * len(COLUMNS)]
+    return '\n'.join(lines + ['| ' + ' | '.join(esc(c) for c in cells(r)) + ' |' for r in rows])
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('--quick', action='store_true', help='fewer rounds, smaller training batch (about 3 minutes)')
+    p.add_argument('--device', default='auto', choices=['auto', 'cpu', 'cuda'])
+    p.add_argument('--threads', type=int, default=0, help='torch CPU threads (default: the cores the load leaves free)')
+    p.add_argument('--pipeline', action='store_true', help='also time `mqc pipeline --quick` (minutes)')
+    p.add_argument('--save', action='store_true', help='write the table to bench/results.md')
+    a = p.parse_args(argv)
+    try: device = pick_device(a.device)
+    except ValueError as e: p.error(str(e))
+    threads, note = pick_threads(a.threads)
+    torch.set_num_threads(threads)
+    global CPU_CLOCK
+    CPU_CLOCK = device.type == 'cpu' and threads == 1
+    machine = machine_line(device, note)
+    print(machine, flush=True)
+    t0 = time.perf_counter()
+    # rounds per row: each round times every workload of the row once (a block of calls for fast ones)
+    q = (dict(tok_rounds=5, train_rounds=2, batch=8, sample_rounds=2, nocache_paths=2, single_calls=4, rl_rounds=2) if a.quick else
+         dict(tok_rounds=11, train_rounds=3, batch=32, sample_rounds=3, nocache_paths=16, single_calls=16, rl_rounds=3))
+    if device.type == 'cuda': q.update(batch=32, nocache_paths=PATHS)
+    log('data and tokenizer'); tok, frames, streams = real_data()
+    log('tokenizer encode'); rows = [tokenizer_row(tok, frames, q['tok_rounds'])]
+    log(f"training step, batch {q['batch']}"); rows += training_rows(streams, q['batch'], q['train_rounds'], device)
+    log('sampling'); rows += sampling_rows(streams, q['nocache_paths'], q['single_calls'], q['sample_rounds'], device)
+    log('RL step'); rows.append(rl_row(tok, frames, q['rl_rounds'], device))
+    log('quickstart'); rows.append(pipeline_row(a.pipeline))
+    table = text_table(rows)
+    print(table)
+    took = f"{'--quick, ' if a.quick else ''}took {time.perf_counter() - t0:.0f} s"
+    print(took)
+    if a.save:
+        out = ROOT/'bench'/'results.md'
+        cmd = 'python bench/run.py ' + ' '.join(argv if argv is not None else sys.argv[1:])
+        out.write_text(f"# microchat benchmark\n\n`{cmd.strip()}` on {datetime.now():%Y-%m-%d %H:%M}, {took}\n\n"
+                       f"{machine}\n\n{markdown_table(rows)}\n")
+        log(f"wrote {out.relative_to(ROOT)}")
+
+if __name__ == '__main__': main()

@@ -80,7 +80,7 @@ def _cmd_stage1(a):
 
 def _add_stage1(sub):
     p = sub.add_parser('stage1', help='pretrain the GPT on the token streams of all assets (training days)')
-    p.add_argument('--epochs', type=_positive(float), default=1.0); p.add_argument('--batch', type=_positive(int), default=32)
+    p.add_argument('--epochs', type=_positive(float), default=10, help='passes over the training windows'); p.add_argument('--batch', type=_positive(int), default=32)
     p.add_argument('--lr', type=_positive(float), default=1e-3); p.add_argument('--seq-len', type=_positive(int), default=256)
     p.add_argument('--out', default='checkpoints/best_model.pt'); p.add_argument('--tokenizer', default='models/tokenizer_model.pt')
     p.add_argument('--resume', action='store_true', help='continue from <out>.last.pt exactly where it stopped')

@@ -62,7 +62,8 @@ def model_method(model, tokenizer, temperature=1.0, context_len=None, top_k=None
 def _made_by(path) -> str:
     "The command that writes a checkpoint with this file name (for the 'not found' message)."
     stem = Path(path).stem
-    return next((f'mqc {s}' for s in ['midtrain', 'sft'] if stem.startswith(s)), 'mqc stage1')
+    return next((cmd for s, cmd in [('midtrain', 'mqc stage2'), ('sft', 'mqc stage3'), ('rl', 'mqc stage4')]
+                 if stem.startswith(s)), 'mqc stage1')
 
 def load_forecaster(ckpt_path, tokenizer_path='models/tokenizer_model.pt', device='auto') -> tuple:
     "(model in eval mode, tokenizer, checkpoint dict); the model carries `context_len` from SFT checkpoints (else None)."

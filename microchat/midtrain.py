@@ -124,7 +124,7 @@ def midtrain(in_path='checkpoints/best_model.pt', out=None, csv=None, asset=None
     finally: cleanup_ddp()
     if rank != 0: return None
     before, _ = load_checkpoint(in_path, tok.hash, device, tokenizer_path)
-    after, _ = load_checkpoint(out, tok.hash, device, tokenizer_path, made_by='mqc midtrain')
+    after, _ = load_checkpoint(out, tok.hash, device, tokenizer_path, made_by='mqc stage2')
     return stage_report(out, {'stage1': asset_ce(before, stream, parts), 'midtrain': asset_ce(after, stream, parts)}, hist)
 
 def stage_report(out, scores: dict, hist) -> pd.DataFrame:

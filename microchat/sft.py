@@ -50,7 +50,7 @@ def sft(in_path=None, out=None, csv=None, asset=None, data_dir='data', tokenizer
         name, df = load_asset(asset, csv, data_dir)
         in_path = Path(in_path or Path('checkpoints')/f'midtrain_{asset_slug(name)}.pt')
         out = Path(out or in_path.parent/f'sft_{asset_slug(name)}.pt')
-        model, ck = load_checkpoint(in_path, tok.hash, device, tokenizer_path, made_by='mqc midtrain')
+        model, ck = load_checkpoint(in_path, tok.hash, device, tokenizer_path, made_by='mqc stage2')
         if context_len + horizon - 1 > model.cfg.seq_len:
             raise ValueError(f"context_len {context_len} + horizon {horizon} - 1 exceeds the model's seq_len {model.cfg.seq_len}; "
                              "lower --context-len")
@@ -73,7 +73,7 @@ def sft(in_path=None, out=None, csv=None, asset=None, data_dir='data', tokenizer
     finally: cleanup_ddp()
     if rank != 0: return None
     before, _ = load_checkpoint(in_path, tok.hash, device, tokenizer_path)
-    after, _ = load_checkpoint(out, tok.hash, device, tokenizer_path, made_by='mqc sft')
+    after, _ = load_checkpoint(out, tok.hash, device, tokenizer_path, made_by='mqc stage3')
     ce = partial(horizon_ce, stream=stream, parts=parts, context_len=context_len, horizon=horizon)
     start = ck['extra'].get('stage', 'input')
     return stage_report(out, {start if start != 'sft' else 'input': ce(before), 'sft': ce(after)}, hist)

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the checkout's microchat, also when it is not pip-installed
 
-from microchat.model import GPT, GPTConfig, autocast, pick_device, sample, sample_nocache
+from microchat.model import GPT, GPTConfig, autocast, pick_device, pick_threads, sample, sample_nocache
 
 CONTEXT, HORIZON, PATHS = 128, 32, 256   # the forecast shape of stages 3-4: 128 days in, 256 paths of 32 days out
 
@@ -80,14 +80,6 @@ def fmt_rate(x, unit):
 def fmt_s(s): return f"{s * 1e3:.0f} ms" if s < 1 else f"{s:.2f} s"
 
 # ---------------------------------------------------------------------------------------------------- machine
-
-def pick_threads(asked: int) -> tuple[int, str]:
-    "torch threads: as asked, else one per core that the load average leaves free (busy cores stall OpenMP threads)."
-    cores = len(os.sched_getaffinity(0))
-    if asked: return asked, 'as asked'
-    load = os.getloadavg()[0]
-    n = max(1, min(cores, round(cores - load)))
-    return n, f"auto: load {load:.1f} on {cores} cores; --threads N to force"
 
 def machine_line(device, threads_note) -> str:
     cpu = next((l.split(':', 1)[1].strip() for l in Path('/proc/cpuinfo').read_text().splitlines()

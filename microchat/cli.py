@@ -8,6 +8,8 @@ import argparse, sys, time
 from pathlib import Path
 from .data import DataError, download, write_offline, load_assets, data_files
 from .tokenizer import TokenizerError, tokenize
+import torch
+from .model import pick_threads
 from .train import CheckpointError
 from .evaluate import EvalError
 
@@ -21,9 +23,10 @@ def _common(p: argparse.ArgumentParser, device=False):
     p.add_argument('--seed', type=int, default=0, help='random seed (same seed on CPU, same result)')
     p.add_argument('--data-dir', default='data', help='folder of {TICKER}_{first}_{last}_1d.csv files')
     if device: p.add_argument('--device', default='auto', type=_device, help='auto (CUDA when present), cpu or cuda')
+    p.add_argument('--threads', type=_positive(int), default=None,
+                   help='torch CPU threads (default: one per core the load average leaves free; a busy core stalls every op)')
 
 def _device(s):
-    import torch
     if s not in ('auto', 'cpu') and not s.startswith('cuda'): raise argparse.ArgumentTypeError(f"{s!r}: use auto, cpu or cuda")
     if s.startswith('cuda') and not torch.cuda.is_available(): raise argparse.ArgumentTypeError(f"{s!r}: torch sees no CUDA GPU here; use --device cpu (or auto)")
     return s
@@ -202,7 +205,9 @@ def pipeline(quick=False, asset='^GSPC', data_dir='data', models='models', ckpts
     print(f"\npipeline done in {time.time() - t0:.0f} s")
     return summary
 
-def _cmd_pipeline(a): pipeline(a.quick, a.asset, a.data_dir, seed=a.seed, device=a.device)
+def _cmd_pipeline(a):
+    print(f"torch threads: {torch.get_num_threads()} ({a.threads_note})")
+    pipeline(a.quick, a.asset, a.data_dir, seed=a.seed, device=a.device)
 
 def _add_pipeline(sub):
     p = sub.add_parser('pipeline', help='data -> tokenizer -> stages 1-4 -> evaluation -> fan chart, on the offline data')
@@ -219,6 +224,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     a = parser().parse_args(argv)
+    threads, a.threads_note = pick_threads(a.threads or 0)
+    torch.set_num_threads(threads)
     try: a.run(a)
     except USER_ERRORS as e:
         print(f"mqc: error: {e}", file=sys.stderr); return 2

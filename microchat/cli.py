@@ -72,7 +72,7 @@ def _add_tokenize(sub):
 # %% ../nbs/05_cli.ipynb #7b98efb3
 def _model_flags(p):
     p.add_argument('--n-layer', type=_positive(int), default=4); p.add_argument('--n-head', type=_positive(int), default=4)
-    p.add_argument('--d-model', type=_positive(int), default=256)
+    p.add_argument('--d-model', type=_positive(int), default=128)
 
 def _cmd_stage1(a):
     from microchat.train import pretrain, report_markdown

@@ -58,7 +58,7 @@ class TokenizerConfig:
     n_features: int = 5
     vocab_size: int = VOCAB_SIZE
     latent_dim: int = 8
-    hidden: int = 128
+    hidden: int = 64      # 128 reconstructs 3% better but makes encoding 1.7x slower (bench/run.py)
     ema_decay: float = 0.99
     commitment: float = 0.25
 
@@ -89,9 +89,11 @@ class VQVAE(nn.Module):
         self.register_buffer('ema_count', torch.ones(cfg.vocab_size))
         self.register_buffer('ema_sum', self.codebook.clone())
 
-    def quantize(self, z: torch.Tensor) -> torch.Tensor:
-        "Nearest code: argmin of |c|^2 - 2 z.c, one matmul (|z|^2 is the same for every code)."
-        return torch.addmm((self.codebook ** 2).sum(1), z, self.codebook.T, alpha=-2).argmin(-1)
+    def quantize(self, z: torch.Tensor, chunk: int = 1024) -> torch.Tensor:
+        """Nearest code: argmin of |c|^2 - 2 z.c, one matmul (|z|^2 is the same for every code).
+        In chunks so the [chunk, 512] scores stay in cache; `min` finds the same index as `argmin`, twice as fast on CPU."""
+        c2, ct = (self.codebook ** 2).sum(1), self.codebook.T
+        return torch.cat([torch.addmm(c2, part, ct, alpha=-2).min(-1).indices for part in z.split(chunk)])
 
     def forward(self, x: torch.Tensor):
         "Reconstruction, codes and loss for a batch of normalised candles [N, 5]; updates the codebook in training."

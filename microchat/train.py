@@ -320,7 +320,7 @@ def split_streams(tok, streams: dict) -> dict:
 
 def pretrain(data_dir='data', tokenizer_path='models/tokenizer_model.pt', out='checkpoints/best_model.pt', epochs=10,
              batch=32, lr=1e-3, seq_len=256, seed=0, device='auto', resume=False, compile=False, n_layer=4, n_head=4,
-             d_model=256, stride=None, warmup=None, weight_decay=0.1, grad_clip=1.0, eval_every=None, progress=True):
+             d_model=128, stride=None, warmup=None, weight_decay=0.1, grad_clip=1.0, eval_every=None, progress=True):
     """Stage 1: pretrain a GPT on the training days of every asset. Writes `out` (best by validation),
     `<out>.last.pt` (resumable), `<out>.report.csv/.md`. Returns the report DataFrame (history in .attrs)."""
     from microchat.data import DataError, load_assets   # imported here: the training loop itself needs neither

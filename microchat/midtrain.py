@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from .data import DataError, asset_slug, csv_name, find_asset, load_ohlcv, make_split
 from .tokenizer import Tokenizer, TokenizerConfig, fit_tokenizer
-from .train import (batch_for_step, cleanup_ddp, evaluate_lm, last_path, lm_windows, load_checkpoint,
+from .train import (batch_for_step, cleanup_ddp, evaluate_lm, lm_windows, load_checkpoint,
                              pretrain, report_markdown, setup_ddp, train_lm, window_batches)
 
 # %% auto #0
@@ -116,11 +116,9 @@ def midtrain(in_path='checkpoints/best_model.pt', out=None, csv=None, asset=None
         extra = dict(stage='midtrain', asset=name, source=str(in_path), split=tok.split.to_dict(), epochs=epochs,
                      batch=batch, lr=lr, n_windows=len(windows), tokenizer_path=str(tokenizer_path))
         hist = train_lm(model, partial(batch_for_step, windows, batch=batch, seed=seed),
-                        window_batches(*scoring_windows(stream, v0, v1, seq_len)), steps=steps, lr=lr,
-                        warmup=warmup if warmup is not None else max(1, steps // 10),
-                        eval_every=eval_every or max(1, steps // 10), out_path=out, tokenizer_hash=tok.hash,
-                        device=device, seed=seed, resume=last_path(out) if resume else None, extra=extra,
-                        progress=progress)
+                        window_batches(*scoring_windows(stream, v0, v1, seq_len)), steps=steps, lr=lr, warmup=warmup,
+                        eval_every=eval_every, out_path=out, tokenizer_hash=tok.hash, device=device, seed=seed,
+                        resume=resume, extra=extra, progress=progress)
     finally: cleanup_ddp()
     if rank != 0: return None
     before, _ = load_checkpoint(in_path, tok.hash, device, tokenizer_path)

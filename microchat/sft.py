@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from .data import asset_slug
 from .tokenizer import Tokenizer
-from .train import (batch_for_step, cleanup_ddp, evaluate_lm, last_path, load_checkpoint, setup_ddp,
+from .train import (batch_for_step, cleanup_ddp, evaluate_lm, load_checkpoint, setup_ddp,
                              train_lm, window_batches)
 from .midtrain import asset_stream, load_asset, stage_report
 
@@ -65,11 +65,9 @@ def sft(in_path=None, out=None, csv=None, asset=None, data_dir='data', tokenizer
                      split=tok.split.to_dict(), epochs=epochs, batch=batch, lr=lr, n_windows=len(train_w),
                      tokenizer_path=str(tokenizer_path))
         hist = train_lm(model, partial(batch_for_step, train_w, batch=batch, seed=seed, masks=train_m),
-                        window_batches(val_w, val_m), steps=steps, lr=lr,
-                        warmup=warmup if warmup is not None else max(1, steps // 10),
-                        eval_every=eval_every or max(1, steps // 10), out_path=out, tokenizer_hash=tok.hash,
-                        device=device, seed=seed, resume=last_path(out) if resume else None, extra=extra,
-                        progress=progress)
+                        window_batches(val_w, val_m), steps=steps, lr=lr, warmup=warmup,
+                        eval_every=eval_every, out_path=out, tokenizer_hash=tok.hash, device=device, seed=seed,
+                        resume=resume, extra=extra, progress=progress)
     finally: cleanup_ddp()
     if rank != 0: return None
     before, _ = load_checkpoint(in_path, tok.hash, device, tokenizer_path)

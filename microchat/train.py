@@ -71,7 +71,7 @@ def read_checkpoint(path, tokenizer_hash=None, device='cpu', tokenizer_path='mod
     except Exception as e: raise _unreadable(path, e, made_by) from None
     if tokenizer_hash is not None and ckpt['tokenizer_hash'] != tokenizer_hash:
         raise CheckpointError(f"checkpoint {path} was trained with tokenizer {ckpt['tokenizer_hash']}, but "
-                              f"{tokenizer_path} is {tokenizer_hash}: retrain it with `mqc stage1` or use the matching tokenizer")
+                              f"{tokenizer_path} is {tokenizer_hash}: retrain it with `{made_by}` or use the matching tokenizer")
     return ckpt
 
 def load_checkpoint(path, tokenizer_hash=None, device='cpu', tokenizer_path='models/tokenizer_model.pt',
@@ -172,23 +172,27 @@ def evaluate_lm(model, windows, masks=None, batch=64) -> float:
     return mean_ce(model, window_batches(windows, masks, batch))
 
 # %% ../nbs/01_pretrain.ipynb #074f6396
-def train_lm(model, train_batches, val_batches, *, steps, lr=1e-3, warmup=20, weight_decay=0.1, grad_clip=1.0,
-             eval_every=50, out_path, tokenizer_hash, device='cpu', seed=0, resume=None, extra=None,
+def train_lm(model, train_batches, val_batches, *, steps, lr=1e-3, warmup=None, weight_decay=0.1, grad_clip=1.0,
+             eval_every=None, out_path, tokenizer_hash, device='cpu', seed=0, resume=False, extra=None,
              compile=False, progress=True) -> dict:
     """Train `model` for `steps` optimizer steps; keep the best-by-validation weights in `out_path` and the latest
-    full state in `last_path(out_path)`. Returns the history: step, train_loss, val_step, val_loss, tok_s."""
+    full state in `last_path(out_path)` (`resume` continues from it). Warmup and the evaluation interval default to
+    a tenth of the steps. Returns the history: step, train_loss, val_step, val_loss, tok_s."""
     rank, world = dist_info()
     device = torch.device(device)
     model = unwrap(model).to(device)
     torch.manual_seed(seed + rank)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=weight_decay)
     hist, best, start = dict(step=[], train_loss=[], val_step=[], val_loss=[], tok_s=[]), math.inf, 0
-    if resume is not None:
-        ck = read_checkpoint(resume, tokenizer_hash, device)
+    warmup = max(1, steps // 10) if warmup is None else warmup
+    eval_every = eval_every or max(1, steps // 10)
+    if resume:
+        src = last_path(out_path)
+        ck = read_checkpoint(src, tokenizer_hash, device)
         if ck['config'] != asdict(model.cfg):
-            raise CheckpointError(f"checkpoint {resume} holds a {ck['config']} model, not {asdict(model.cfg)}: "
+            raise CheckpointError(f"checkpoint {src} holds a {ck['config']} model, not {asdict(model.cfg)}: "
                                   "resume with the same model size and seq_len")
-        if ck['optimizer'] is None: raise CheckpointError(f"checkpoint {resume} has no optimizer state: resume from {last_path(resume)}")
+        if ck['optimizer'] is None: raise CheckpointError(f"checkpoint {src} has no optimizer state: it is not a .last.pt")
         model.load_state_dict(ck['model']); opt.load_state_dict(ck['optimizer']); set_rng_state(ck['rng'])
         hist, best, start = ck['extra']['history'], ck['extra']['best_val'], ck['step']
     fwd = DDP(model, device_ids=[device.index] if device.type == 'cuda' else None) if world > 1 else model
@@ -347,7 +351,7 @@ def pretrain(data_dir='data', tokenizer_path='models/tokenizer_model.pt', out='c
                         steps=steps, lr=lr, warmup=warmup if warmup is not None else max(1, steps // 20),
                         weight_decay=weight_decay, grad_clip=grad_clip, eval_every=eval_every or max(1, steps // 20),
                         out_path=out, tokenizer_hash=tok.hash, device=device, seed=seed,
-                        resume=last_path(out) if resume else None, extra=extra, compile=compile, progress=progress)
+                        resume=resume, extra=extra, compile=compile, progress=progress)
     finally: cleanup_ddp()
     if rank != 0: return None
     best, _ = load_checkpoint(out, tok.hash, device, tokenizer_path)

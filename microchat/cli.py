@@ -51,7 +51,8 @@ def _add_data(sub):
     p = sub.add_parser('data', help='write real daily candles to data/ (offline, or download with yfinance)')
     p.add_argument('--offline', action='store_true', help='S&P 500, NASDAQ (arch) and AAPL, IBM, MSFT, GOOG (bokeh_sampledata)')
     p.add_argument('--tickers', nargs='+', help='Yahoo Finance tickers to download, e.g. BTC-USD ETH-USD ^GSPC')
-    p.add_argument('--start', default='2014-09-17'); p.add_argument('--end', default=None)
+    p.add_argument('--start', default='2014-09-17', help='first day to download')
+    p.add_argument('--end', default=None, help='last day to download (default: today)')
     _common(p); p.set_defaults(run=_cmd_data)
 
 # %% ../nbs/05_cli.ipynb #c8ac6767
@@ -63,7 +64,7 @@ def _cmd_tokenize(a):
 
 def _add_tokenize(sub):
     p = sub.add_parser('tokenize', help='fit the candle tokenizer on training days and write token streams')
-    p.add_argument('--out', default='models/tokenizer_model.pt')
+    p.add_argument('--out', default='models/tokenizer_model.pt', help='where to write the tokenizer')
     p.add_argument('--steps', type=_positive(int), default=3000, help='VQ-VAE training steps')
     p.add_argument('--batch', type=_positive(int), default=2048, help='candles per step')
     p.add_argument('--eval-ticker', default=None, help='asset whose last 25%% of days set the val/test cut-offs (default BTC-USD, else ^GSPC)')
@@ -71,8 +72,9 @@ def _add_tokenize(sub):
 
 # %% ../nbs/05_cli.ipynb #7b98efb3
 def _model_flags(p):
-    p.add_argument('--n-layer', type=_positive(int), default=4); p.add_argument('--n-head', type=_positive(int), default=4)
-    p.add_argument('--d-model', type=_positive(int), default=128)
+    p.add_argument('--n-layer', type=_positive(int), default=4, help='transformer blocks')
+    p.add_argument('--n-head', type=_positive(int), default=4, help='attention heads (must divide --d-model)')
+    p.add_argument('--d-model', type=_positive(int), default=128, help='width')
 
 def _cmd_stage1(a):
     from microchat.train import pretrain, report_markdown
@@ -83,9 +85,12 @@ def _cmd_stage1(a):
 
 def _add_stage1(sub):
     p = sub.add_parser('stage1', help='pretrain the GPT on the token streams of all assets (training days)')
-    p.add_argument('--epochs', type=_positive(float), default=10, help='passes over the training windows'); p.add_argument('--batch', type=_positive(int), default=32)
-    p.add_argument('--lr', type=_positive(float), default=1e-3); p.add_argument('--seq-len', type=_positive(int), default=256)
-    p.add_argument('--out', default='checkpoints/best_model.pt'); p.add_argument('--tokenizer', default='models/tokenizer_model.pt')
+    p.add_argument('--epochs', type=_positive(float), default=10, help='passes over the training windows')
+    p.add_argument('--batch', type=_positive(int), default=32, help='windows per step (global, over all processes)')
+    p.add_argument('--lr', type=_positive(float), default=1e-3, help='peak learning rate (warmup, then cosine decay)')
+    p.add_argument('--seq-len', type=_positive(int), default=256, help='context of the model, in days')
+    p.add_argument('--out', default='checkpoints/best_model.pt', help='checkpoint to write (best by validation)')
+    p.add_argument('--tokenizer', default='models/tokenizer_model.pt', help='tokenizer written by `mqc tokenize`')
     p.add_argument('--resume', action='store_true', help='continue from <out>.last.pt exactly where it stopped')
     p.add_argument('--compile', action='store_true', help='torch.compile the model')
     _model_flags(p); _common(p, device=True); p.set_defaults(run=_cmd_stage1)
@@ -96,7 +101,7 @@ def _asset_flags(p, inp, out):
     p.add_argument('--out', default=None, help=f'output checkpoint (default {out})')
     p.add_argument('--asset', default=None, help='ticker of a file in --data-dir (default BTC-USD)')
     p.add_argument('--csv', default=None, help='a CSV of daily candles instead of --asset')
-    p.add_argument('--tokenizer', default='models/tokenizer_model.pt')
+    p.add_argument('--tokenizer', default='models/tokenizer_model.pt', help='tokenizer written by `mqc tokenize`')
 
 def _cmd_stage2(a):
     from microchat.midtrain import midtrain
@@ -119,27 +124,32 @@ def _cmd_stage4(a):
 def _add_stages(sub):
     p = sub.add_parser('stage2', help='midtrain: continue next-token training on one asset')
     _asset_flags(p, 'checkpoints/best_model.pt', 'checkpoints/midtrain_{asset}.pt')
-    p.add_argument('--epochs', type=_positive(float), default=3); p.add_argument('--batch', type=_positive(int), default=16)
-    p.add_argument('--lr', type=_positive(float), default=3e-4)
+    p.add_argument('--epochs', type=_positive(float), default=3, help='passes over the training windows')
+    p.add_argument('--batch', type=_positive(int), default=16, help='windows per step')
+    p.add_argument('--lr', type=_positive(float), default=3e-4, help='peak learning rate')
     p.add_argument('--resume', action='store_true', help='continue from <out>.last.pt')
     _common(p, device=True); p.set_defaults(run=_cmd_stage2)
 
     p = sub.add_parser('stage3', help='SFT: forecast a horizon from a context, loss on the horizon only')
     _asset_flags(p, 'checkpoints/midtrain_{asset}.pt', 'checkpoints/sft_{asset}.pt')
-    p.add_argument('--epochs', type=_positive(float), default=1); p.add_argument('--batch', type=_positive(int), default=32)
-    p.add_argument('--lr', type=_positive(float), default=1e-4)
-    p.add_argument('--context-len', type=_positive(int), default=128); p.add_argument('--horizon', type=_positive(int), default=32)
+    p.add_argument('--epochs', type=_positive(float), default=1, help='passes over the training examples')
+    p.add_argument('--batch', type=_positive(int), default=32, help='examples per step')
+    p.add_argument('--lr', type=_positive(float), default=1e-4, help='peak learning rate')
+    p.add_argument('--context-len', type=_positive(int), default=128, help='days of history per example')
+    p.add_argument('--horizon', type=_positive(int), default=32, help='days to forecast (the loss is on these only)')
     _common(p, device=True); p.set_defaults(run=_cmd_stage3)
 
     p = sub.add_parser('stage4', help='RL: REINFORCE with a group baseline on forecast rewards')
     _asset_flags(p, 'checkpoints/sft_{asset}.pt', 'checkpoints/rl_{asset}.pt')
-    p.add_argument('--steps', type=_positive(int), default=50); p.add_argument('--batch-episodes', type=_positive(int), default=4)
-    p.add_argument('--group-size', type=_positive(int), default=8)
-    p.add_argument('--context-len', type=_positive(int), default=128); p.add_argument('--horizon', type=_positive(int), default=32)
+    p.add_argument('--steps', type=_positive(int), default=50, help='policy-gradient steps')
+    p.add_argument('--batch-episodes', type=_positive(int), default=4, help='training-day episodes per step')
+    p.add_argument('--group-size', type=_positive(int), default=8, help='sampled paths per episode (their mean reward is the baseline)')
+    p.add_argument('--context-len', type=_positive(int), default=128, help='days of history per episode')
+    p.add_argument('--horizon', type=_positive(int), default=32, help='days per sampled path')
     p.add_argument('--reward', default='return_mse', help='token_acc, return_mse, or any name in microchat.rl.REWARDS')
-    p.add_argument('--lr', type=_positive(float), default=1e-5)
+    p.add_argument('--lr', type=_positive(float), default=1e-5, help='learning rate')
     p.add_argument('--kl', type=float, default=0.05, help='KL penalty to the frozen SFT model')
-    p.add_argument('--temperature', type=_positive(float), default=1.0)
+    p.add_argument('--temperature', type=_positive(float), default=1.0, help='sampling temperature')
     _common(p, device=True); p.set_defaults(run=_cmd_stage4)
 
 # %% ../nbs/05_cli.ipynb #d923ebbc
@@ -155,18 +165,23 @@ def _add_forecast_eval(sub):
     p = sub.add_parser('forecast', help='sample many paths from a checkpoint: quantile table and fan chart')
     p.add_argument('--in', dest='inp', required=True, help='a stage 1-4 checkpoint')
     p.add_argument('--asset', default=None, help='ticker in --data-dir (default: the checkpoint\'s asset)')
-    p.add_argument('--csv', default=None); p.add_argument('--date', default=None, help='origin (default: the last candle)')
-    p.add_argument('--horizon', type=_positive(int), default=32); p.add_argument('--paths', type=_positive(int), default=256)
-    p.add_argument('--temperature', type=_positive(float), default=1.0)
-    p.add_argument('--png', default=None, help='save a fan chart here'); p.add_argument('--tokenizer', default='models/tokenizer_model.pt')
+    p.add_argument('--csv', default=None, help='a CSV of daily candles instead of --asset')
+    p.add_argument('--date', default=None, help='origin (default: the last candle)')
+    p.add_argument('--horizon', type=_positive(int), default=32, help='days to forecast')
+    p.add_argument('--paths', type=_positive(int), default=256, help='sampled paths')
+    p.add_argument('--temperature', type=_positive(float), default=1.0, help='sampling temperature')
+    p.add_argument('--png', default=None, help='save a fan chart here')
+    p.add_argument('--tokenizer', default='models/tokenizer_model.pt', help='tokenizer written by `mqc tokenize`')
     _common(p, device=True); p.set_defaults(run=_cmd_forecast)
 
     p = sub.add_parser('eval', help='rolling-origin evaluation on test days against random walk, bootstrap and GARCH')
     p.add_argument('--in', dest='inp', action='append', default=[], help='a checkpoint; repeat for several')
-    p.add_argument('--asset', default=None); p.add_argument('--csv', default=None)
+    p.add_argument('--asset', default=None, help="ticker of a file in --data-dir (default: the checkpoint's asset)")
+    p.add_argument('--csv', default=None, help='a CSV of daily candles instead of --asset')
     p.add_argument('--step', type=_positive(int), default=5, help='days between origins')
-    p.add_argument('--paths', type=_positive(int), default=256); p.add_argument('--out', default=None, help='report folder')
-    p.add_argument('--tokenizer', default='models/tokenizer_model.pt')
+    p.add_argument('--paths', type=_positive(int), default=256, help='sampled paths per origin')
+    p.add_argument('--out', default=None, help='report folder')
+    p.add_argument('--tokenizer', default='models/tokenizer_model.pt', help='tokenizer written by `mqc tokenize`')
     _common(p, device=True); p.set_defaults(run=_cmd_eval)
 
 # %% ../nbs/05_cli.ipynb #4a97b542
@@ -216,10 +231,18 @@ def _add_pipeline(sub):
     _common(p, device=True); p.set_defaults(run=_cmd_pipeline)
 
 # %% ../nbs/05_cli.ipynb #0a3ced24
+class _ShowDefaults(argparse.HelpFormatter):
+    "`--help` shows each flag's default, unless it is None or False or the help text already says it."
+    def _get_help_string(self, action):
+        h = action.help or ''
+        if any(action.default is v for v in (None, False, argparse.SUPPRESS)) or not action.option_strings or 'default' in h: return h
+        return f"{h} (default: %(default)s)".strip()
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='mqc', description='microchat: a GPT over tokenized market candles')
     sub = p.add_subparsers(dest='command', required=True, metavar='command')
     for add in [_add_data, _add_tokenize, _add_stage1, _add_stages, _add_forecast_eval, _add_pipeline]: add(sub)
+    for command in sub.choices.values(): command.formatter_class = _ShowDefaults
     return p
 
 def main(argv=None) -> int:

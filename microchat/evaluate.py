@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 # %% auto #0
 __all__ = ['EvalError', 'log_returns', 'training_returns', 'random_walk', 'bootstrap', 'garch', 'crps_samples', 'score',
            'rolling_origins', 'forecast_at', 'scores_by_horizon', 'summarize', 'evaluate', 'sign_test', 'to_markdown',
-           'save_report', 'plot_fan', 'plot_calibration', 'plot_crps_by_horizon']
+           'save_report', 'future_dates', 'plot_fan', 'plot_calibration', 'plot_crps_by_horizon']
 
 # %% ../nbs/03_evaluate.ipynb #7a3eee5c
 class EvalError(ValueError):
@@ -186,13 +186,20 @@ def save_report(summary: pd.DataFrame, per_origin: pd.DataFrame, out_dir) -> lis
     return paths
 
 # %% ../nbs/03_evaluate.ipynb #1a2873ab
+def future_dates(index, horizon: int) -> pd.DatetimeIndex:
+    "The `horizon` dates after index[-1]: calendar days if the history has weekend candles (crypto), else business days."
+    index = pd.DatetimeIndex(index)
+    nxt = index[-1] + pd.Timedelta(days=1)
+    if (index.day_of_week >= 5).any(): return pd.date_range(nxt, periods=horizon, name='Date')
+    return pd.bdate_range(nxt, periods=horizon, name='Date')
+
 def plot_fan(history: pd.DataFrame, paths, realised=None, lookback: int = 60, title: str | None = None):
     "Fan chart of the closes implied by daily log-return `paths` [N, H] after `history`, with the realised closes (the H days after) if given."
     last_date, last_close = history.index[-1], float(history['Close'].iloc[-1])
     paths = np.asarray(paths, dtype=float)
     H = paths.shape[1]
     if isinstance(realised, pd.DataFrame): realised = realised['Close']
-    future = realised.index[:H] if realised is not None else pd.bdate_range(last_date, periods=H + 1)[1:]
+    future = realised.index[:H] if realised is not None else future_dates(history.index, H)
     q = np.quantile(last_close * np.exp(np.cumsum(paths, axis=1)), [.05, .25, .5, .75, .95], axis=0)
     q = np.hstack([np.full((5, 1), last_close), q])  # start the fan at the last known close
     x = pd.DatetimeIndex([last_date]).append(pd.DatetimeIndex(future))

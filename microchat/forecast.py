@@ -13,23 +13,15 @@ from .data import DataError, asset_slug
 from .model import pick_device, sample
 from .tokenizer import Tokenizer
 from .train import load_checkpoint
-from .evaluate import (bootstrap, evaluate, garch, plot_fan, random_walk, save_report, to_markdown,
-                                training_returns)
+from .evaluate import (bootstrap, evaluate, future_dates, garch, plot_fan, random_walk, save_report,
+                                to_markdown, training_returns)
 from .midtrain import load_asset
 
 # %% auto #0
-__all__ = ['QUANTILES', 'future_dates', 'quantile_table', 'forecast', 'model_method', 'load_forecaster', 'forecast_cli',
-           'run_eval']
+__all__ = ['QUANTILES', 'quantile_table', 'forecast', 'model_method', 'load_forecaster', 'forecast_cli', 'run_eval']
 
 # %% ../nbs/03_forecast.ipynb #88023361
 QUANTILES = {'p05': .05, 'p10': .10, 'p25': .25, 'p50': .50, 'p75': .75, 'p90': .90, 'p95': .95}
-
-def future_dates(index, horizon: int) -> pd.DatetimeIndex:
-    "The `horizon` dates after index[-1]: calendar days if the history has weekend candles (crypto), else business days."
-    index = pd.DatetimeIndex(index)
-    nxt = index[-1] + pd.Timedelta(days=1)
-    if (index.day_of_week >= 5).any(): return pd.date_range(nxt, periods=horizon, name='Date')
-    return pd.bdate_range(nxt, periods=horizon, name='Date')
 
 def quantile_table(paths, last_close: float, dates) -> pd.DataFrame:
     "Quantiles of the closes of daily log-return `paths` [N, H] per day, plus the path with the median final close."

@@ -186,7 +186,7 @@ def _add_forecast_eval(sub):
 
 # %% ../nbs/05_cli.ipynb #4a97b542
 PIPELINES = {  # per stage: the keyword arguments that differ from the stage's defaults
-    'quick': dict(tokenize=dict(steps=1000), stage1=dict(epochs=1, n_layer=2, d_model=128, seq_len=192),
+    'quick': dict(tokenize=dict(), stage1=dict(epochs=1, n_layer=2, d_model=128, seq_len=192),
                   stage2=dict(epochs=1), stage3=dict(epochs=1, stride=4), stage4=dict(steps=20), eval=dict(step=20, paths=128)),
     'full': dict(tokenize=dict(), stage1=dict(epochs=2), stage2=dict(epochs=3), stage3=dict(epochs=1),
                  stage4=dict(steps=50), eval=dict(step=5, paths=256)),

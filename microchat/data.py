@@ -11,12 +11,16 @@ import numpy as np
 import pandas as pd
 
 # %% auto #0
-__all__ = ['PRICES', 'MIN_ROWS', 'DataError', 'repo_root', 'load_ohlcv', 'csv_name', 'data_files', 'load_assets', 'find_asset',
-           'asset_slug', 'write_offline', 'download', 'Split', 'eval_ticker', 'make_split']
+__all__ = ['PRICES', 'MIN_ROWS', 'DataError', 'need', 'repo_root', 'load_ohlcv', 'csv_name', 'data_files', 'load_assets',
+           'find_asset', 'asset_slug', 'write_offline', 'download', 'Split', 'eval_ticker', 'make_split']
 
 # %% ../nbs/00_data.ipynb #7eb1b234
 class DataError(ValueError):
     "A problem with input data, explained in one line (file, place, problem, fix)."
+
+def need(cond, msg: str):
+    "Raise DataError(msg) unless `cond`: every check of user input (files, flag values) goes through here, so `mqc` reports it in one line."
+    if not cond: raise DataError(msg)
 
 PRICES = ['Open', 'High', 'Low', 'Close']
 MIN_ROWS = 64  # fewer candles than this cannot fill even one training window

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import matplotlib.pyplot as plt
-from .data import DataError, asset_slug
+from .data import asset_slug, need
 from .model import pick_device, sample
 from .tokenizer import Tokenizer
 from .train import load_checkpoint
@@ -35,8 +35,8 @@ def forecast(model, tokenizer, candles: pd.DataFrame, horizon=32, n_paths=256, t
     """Sample `n_paths` continuations of `horizon` days after the last candle -> (daily log returns [n_paths, horizon],
     quantile table of closes indexed by the future dates)."""
     seq_len = model.cfg.seq_len
-    if not 0 < horizon < seq_len: raise ValueError(f"horizon {horizon} must be in 1..{seq_len - 1}, the model's context; use a shorter horizon")
-    if len(candles) < 2: raise DataError(f"{len(candles)} candle(s) given; a forecast needs at least 2 (one seeds the tokenizer)")
+    need(0 < horizon < seq_len, f"horizon {horizon} must be in 1..{seq_len - 1}, the model's context; use a shorter horizon")
+    need(len(candles) >= 2, f"{len(candles)} candle(s) given; a forecast needs at least 2 (one seeds the tokenizer)")
     context_len = min(context_len or getattr(model, 'context_len', None) or seq_len, seq_len - horizon)
     tokens = tokenizer.encode(candles)[-context_len:]
     last_close, var = tokenizer.state(candles)
@@ -70,7 +70,7 @@ def forecast_cli(in_path, csv=None, asset=None, date=None, horizon=32, paths=256
     model, tok, ckpt = load_forecaster(in_path, tokenizer_path, device)
     name, df = load_asset(asset or ckpt['extra'].get('asset'), csv, data_dir)
     history = df.loc[:pd.Timestamp(date)] if date else df
-    if len(history) < 2: raise DataError(f"{name}: fewer than 2 candles up to {date} (data starts {df.index[0].date()}); pick a later --date")
+    need(len(history) >= 2, f"{name}: fewer than 2 candles up to {date} (data starts {df.index[0].date()}); pick a later --date")
     t0 = time.perf_counter()
     sim, q = forecast(model, tok, history, horizon, paths, temperature, seed=seed)
     origin, part = history.index[-1], tok.split.part([history.index[-1]])[0]

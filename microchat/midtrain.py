@@ -9,7 +9,7 @@ from functools import partial
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .data import DataError, asset_slug, csv_name, find_asset, load_ohlcv, make_split
+from .data import asset_slug, csv_name, find_asset, load_ohlcv, make_split, need
 from .tokenizer import Tokenizer, TokenizerConfig, fit_tokenizer
 from .train import (batch_for_step, cleanup_ddp, evaluate_lm, lm_windows, load_checkpoint,
                              pretrain, report_markdown, setup_ddp, train_lm, window_batches)
@@ -90,9 +90,6 @@ def tiny_pipeline(root, seed=0, weekends=False) -> dict:
     return dict(data_dir=data, tokenizer_path=tok_path, stage1=stage1)
 
 # %% ../nbs/02_midtrain.ipynb #b2075972
-def _need(cond, msg):
-    if not cond: raise DataError(msg)
-
 def midtrain(in_path='checkpoints/best_model.pt', out=None, csv=None, asset=None, data_dir='data',
              tokenizer_path='models/tokenizer_model.pt', epochs=3, batch=16, lr=3e-4, stride=None, warmup=None,
              eval_every=None, seed=0, device='auto', resume=False, progress=True) -> pd.DataFrame:
@@ -107,9 +104,9 @@ def midtrain(in_path='checkpoints/best_model.pt', out=None, csv=None, asset=None
         model, _ = load_checkpoint(in_path, tok.hash, device, tokenizer_path, made_by='mqc stage1')
         stream, parts = asset_stream(tok, df)
         seq_len, (_, n_train), (v0, v1) = model.cfg.seq_len, parts['train'], parts['val']
-        _need(n_train > seq_len, f"{name}: {n_train} training days before {tok.split.val_start.date()}, a window needs "
+        need(n_train > seq_len, f"{name}: {n_train} training days before {tok.split.val_start.date()}, a window needs "
               f"{seq_len + 1}; give a longer history (--csv) or use a model with a shorter --seq-len")
-        _need(v1 > v0, f"{name}: no validation days between {tok.split.val_start.date()} and {tok.split.test_start.date()}; "
+        need(v1 > v0, f"{name}: no validation days between {tok.split.val_start.date()} and {tok.split.test_start.date()}; "
               "give a history that covers them")
         windows = lm_windows([stream[:n_train]], seq_len, stride or max(1, seq_len // 8))
         steps = math.ceil(epochs * len(windows) / batch)

@@ -12,7 +12,7 @@ import pandas as pd
 import torch
 import matplotlib.pyplot as plt
 from tqdm.auto import tqdm
-from .data import DataError, asset_slug
+from .data import asset_slug, need
 from .evaluate import crps_samples, training_returns
 from .midtrain import DEFAULT_ASSET, asset_stream, load_asset
 from .model import autocast, pick_device, sample
@@ -152,9 +152,6 @@ def file_sha(path) -> str:
     "Short content hash of a file: which SFT checkpoint a run started from, even after the file is overwritten."
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
 
-def _check(cond, msg, err=ValueError):
-    if not cond: raise err(msg)
-
 def rl(in_path='checkpoints/sft_{slug}.pt', out=None, csv=None, asset=DEFAULT_ASSET, data_dir='data',
        tokenizer_path='models/tokenizer_model.pt', steps=50, batch_episodes=4, group_size=8, context_len=128,
        horizon=32, reward='return_mse', lr=1e-5, kl=0.05, temperature=1.0, seed=0, device='auto', progress=True,
@@ -162,9 +159,9 @@ def rl(in_path='checkpoints/sft_{slug}.pt', out=None, csv=None, asset=DEFAULT_AS
     """Stage 4: REINFORCE with a group baseline and a KL penalty on the SFT model `in_path`, on one asset's training
     days; keeps the weights with the lowest validation CRPS in `out` and the last ones in `<out>.last.pt`.
     Returns the history (lists per step and per validation)."""
-    _check(reward in REWARDS, f"unknown reward {reward!r}: use one of {', '.join(REWARDS)} (or register one with @reward)")
-    _check(group_size >= 2, f"--group-size {group_size}: need at least 2 paths per context (the baseline compares them)")
-    _check(temperature > 0, f"--temperature {temperature}: must be > 0 (RL learns from sampled, not greedy, paths)")
+    need(reward in REWARDS, f"unknown reward {reward!r}: use one of {', '.join(REWARDS)} (or register one with @reward)")
+    need(group_size >= 2, f"--group-size {group_size}: need at least 2 paths per context (the baseline compares them)")
+    need(temperature > 0, f"--temperature {temperature}: must be > 0 (RL learns from sampled, not greedy, paths)")
     device = pick_device(device)
     tok = Tokenizer.load(tokenizer_path)
     name, df = load_asset(asset, csv, data_dir)
@@ -174,13 +171,13 @@ def rl(in_path='checkpoints/sft_{slug}.pt', out=None, csv=None, asset=DEFAULT_AS
     ref, _ = load_checkpoint(in_path, tok.hash, device, tokenizer_path, made_by='mqc stage3')
     ref.requires_grad_(False)
     seq_len = model.cfg.seq_len
-    _check(context_len + horizon <= seq_len, f"--context-len {context_len} + --horizon {horizon} exceed the model's "
+    need(context_len + horizon <= seq_len, f"--context-len {context_len} + --horizon {horizon} exceed the model's "
            f"seq_len {seq_len}: use --context-len {seq_len - horizon} or less")
     episodes = AssetEpisodes(tok, df, context_len, horizon)
     train_starts, val_starts = episodes.starts('train'), episodes.starts('val')
     for part, s, cut in [('training', train_starts, tok.split.val_start), ('validation', val_starts, tok.split.test_start)]:
-        _check(len(s) > 0, f"{name}: no {part} episode of {context_len} + {horizon} days before {cut.date()}; give a "
-               "longer history (--csv) or lower --context-len / --horizon", DataError)
+        need(len(s) > 0, f"{name}: no {part} episode of {context_len} + {horizon} days before {cut.date()}; give a "
+               "longer history (--csv) or lower --context-len / --horizon")
     val = episodes.batch(val_starts[np.linspace(0, len(val_starts) - 1, min(val_episodes, len(val_starts))).round().astype(int)])
     reward_fn, eval_every = REWARDS[reward], eval_every or max(1, steps // 5)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=0.0)

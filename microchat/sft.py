@@ -9,7 +9,7 @@ from functools import partial
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .data import asset_slug
+from .data import asset_slug, need
 from .tokenizer import Tokenizer
 from .train import (batch_for_step, cleanup_ddp, evaluate_lm, load_checkpoint, setup_ddp,
                              train_lm, window_batches)
@@ -51,15 +51,13 @@ def sft(in_path=None, out=None, csv=None, asset=None, data_dir='data', tokenizer
         in_path = Path(in_path or Path('checkpoints')/f'midtrain_{asset_slug(name)}.pt')
         out = Path(out or in_path.parent/f'sft_{asset_slug(name)}.pt')
         model, ck = load_checkpoint(in_path, tok.hash, device, tokenizer_path, made_by='mqc stage2')
-        if context_len + horizon - 1 > model.cfg.seq_len:
-            raise ValueError(f"context_len {context_len} + horizon {horizon} - 1 exceeds the model's seq_len {model.cfg.seq_len}; "
-                             "lower --context-len")
+        need(context_len + horizon - 1 <= model.cfg.seq_len, f"context_len {context_len} + horizon {horizon} - 1 exceeds "
+             f"the model's seq_len {model.cfg.seq_len}; lower --context-len")
         stream, parts = asset_stream(tok, df)
         train_w, train_m = sft_windows(stream, *parts['train'], context_len, horizon, stride)
         val_w, val_m = sft_windows(stream, *parts['val'], context_len, horizon, stride=horizon)
-        if not len(train_w) or not len(val_w):
-            raise ValueError(f"{name}: no {'training' if not len(train_w) else 'validation'} example of {context_len}+{horizon} "
-                             "days; give a longer history or lower --context-len / --horizon")
+        need(len(train_w) and len(val_w), f"{name}: no {'training' if not len(train_w) else 'validation'} example of "
+             f"{context_len}+{horizon} days; give a longer history or lower --context-len / --horizon")
         steps = math.ceil(epochs * len(train_w) / batch)
         extra = dict(stage='sft', asset=name, source=str(in_path), context_len=context_len, horizon=horizon,
                      split=tok.split.to_dict(), epochs=epochs, batch=batch, lr=lr, n_windows=len(train_w),

@@ -16,7 +16,7 @@ from .train import (batch_for_step, cleanup_ddp, evaluate_lm, lm_windows, load_c
 
 # %% auto #0
 __all__ = ['DEFAULT_ASSET', 'load_asset', 'asset_stream', 'scoring_windows', 'asset_ce', 'synthetic_candles', 'tiny_pipeline',
-           'midtrain', 'stage_report']
+           'train_windows', 'midtrain', 'stage_report']
 
 # %% ../nbs/02_midtrain.ipynb #3cface2a
 DEFAULT_ASSET = 'BTC-USD'
@@ -90,6 +90,13 @@ def tiny_pipeline(root, seed=0, weekends=False) -> dict:
     return dict(data_dir=data, tokenizer_path=tok_path, stage1=stage1)
 
 # %% ../nbs/02_midtrain.ipynb #b2075972
+def train_windows(model, windows, val_batches, *, epochs, batch, seed, extra, masks=None, **train_kw) -> dict:
+    "`train_lm` for `epochs` passes over `windows` (loss weighted by `masks` if given), recording the run's size in `extra`."
+    steps = math.ceil(epochs * len(windows) / batch)
+    extra = dict(extra, epochs=epochs, batch=batch, n_windows=len(windows))
+    return train_lm(model, partial(batch_for_step, windows, batch=batch, seed=seed, masks=masks), val_batches,
+                    steps=steps, seed=seed, extra=extra, **train_kw)
+
 def midtrain(in_path='checkpoints/best_model.pt', out=None, csv=None, asset=None, data_dir='data',
              tokenizer_path='models/tokenizer_model.pt', epochs=3, batch=16, lr=3e-4, stride=None, warmup=None,
              eval_every=None, seed=0, device='auto', resume=False, progress=True) -> pd.DataFrame:
@@ -109,13 +116,11 @@ def midtrain(in_path='checkpoints/best_model.pt', out=None, csv=None, asset=None
         need(v1 > v0, f"{name}: no validation days between {tok.split.val_start.date()} and {tok.split.test_start.date()}; "
               "give a history that covers them")
         windows = lm_windows([stream[:n_train]], seq_len, stride or max(1, seq_len // 8))
-        steps = math.ceil(epochs * len(windows) / batch)
-        extra = dict(stage='midtrain', asset=name, source=str(in_path), split=tok.split.to_dict(), epochs=epochs,
-                     batch=batch, lr=lr, n_windows=len(windows), tokenizer_path=str(tokenizer_path))
-        hist = train_lm(model, partial(batch_for_step, windows, batch=batch, seed=seed),
-                        window_batches(*scoring_windows(stream, v0, v1, seq_len)), steps=steps, lr=lr, warmup=warmup,
-                        eval_every=eval_every, out_path=out, tokenizer_hash=tok.hash, device=device, seed=seed,
-                        resume=resume, extra=extra, progress=progress)
+        extra = dict(stage='midtrain', asset=name, source=str(in_path), split=tok.split.to_dict(), lr=lr,
+                     tokenizer_path=str(tokenizer_path))
+        hist = train_windows(model, windows, window_batches(*scoring_windows(stream, v0, v1, seq_len)), epochs=epochs,
+                             batch=batch, seed=seed, extra=extra, lr=lr, warmup=warmup, eval_every=eval_every,
+                             out_path=out, tokenizer_hash=tok.hash, device=device, resume=resume, progress=progress)
     finally: cleanup_ddp()
     if rank != 0: return None
     before, _ = load_checkpoint(in_path, tok.hash, device, tokenizer_path)

@@ -11,9 +11,8 @@ import numpy as np
 import pandas as pd
 from .data import asset_slug, need
 from .tokenizer import Tokenizer
-from .train import (batch_for_step, cleanup_ddp, evaluate_lm, load_checkpoint, setup_ddp,
-                             train_lm, window_batches)
-from .midtrain import asset_stream, load_asset, stage_report
+from .train import cleanup_ddp, evaluate_lm, load_checkpoint, setup_ddp, window_batches
+from .midtrain import asset_stream, load_asset, stage_report, train_windows
 
 # %% auto #0
 __all__ = ['sft_windows', 'horizon_ce', 'sft']
@@ -58,14 +57,11 @@ def sft(in_path=None, out=None, csv=None, asset=None, data_dir='data', tokenizer
         val_w, val_m = sft_windows(stream, *parts['val'], context_len, horizon, stride=horizon)
         need(len(train_w) and len(val_w), f"{name}: no {'training' if not len(train_w) else 'validation'} example of "
              f"{context_len}+{horizon} days; give a longer history or lower --context-len / --horizon")
-        steps = math.ceil(epochs * len(train_w) / batch)
         extra = dict(stage='sft', asset=name, source=str(in_path), context_len=context_len, horizon=horizon,
-                     split=tok.split.to_dict(), epochs=epochs, batch=batch, lr=lr, n_windows=len(train_w),
-                     tokenizer_path=str(tokenizer_path))
-        hist = train_lm(model, partial(batch_for_step, train_w, batch=batch, seed=seed, masks=train_m),
-                        window_batches(val_w, val_m), steps=steps, lr=lr, warmup=warmup,
-                        eval_every=eval_every, out_path=out, tokenizer_hash=tok.hash, device=device, seed=seed,
-                        resume=resume, extra=extra, progress=progress)
+                     split=tok.split.to_dict(), lr=lr, tokenizer_path=str(tokenizer_path))
+        hist = train_windows(model, train_w, window_batches(val_w, val_m), masks=train_m, epochs=epochs, batch=batch,
+                             seed=seed, extra=extra, lr=lr, warmup=warmup, eval_every=eval_every, out_path=out,
+                             tokenizer_hash=tok.hash, device=device, resume=resume, progress=progress)
     finally: cleanup_ddp()
     if rank != 0: return None
     before, _ = load_checkpoint(in_path, tok.hash, device, tokenizer_path)

@@ -58,7 +58,7 @@ class TokenizerConfig:
     n_features: int = 5
     vocab_size: int = VOCAB_SIZE
     latent_dim: int = 8
-    hidden: int = 64      # 128 reconstructs 3% better but makes encoding 1.7x slower (bench/run.py)
+    hidden: int = 64      # the encoder runs on every candle: 64 keeps it faster than a bare nearest-code search (bench/run.py)
     ema_decay: float = 0.99
     commitment: float = 0.25
 

@@ -186,10 +186,9 @@ def _add_forecast_eval(sub):
 
 # %% ../nbs/05_cli.ipynb #4a97b542
 PIPELINES = {  # per stage: the keyword arguments that differ from the stage's defaults
-    'quick': dict(tokenize=dict(), stage1=dict(epochs=1, n_layer=2, d_model=128, seq_len=192),
-                  stage2=dict(epochs=1), stage3=dict(epochs=1, stride=4), stage4=dict(steps=20), eval=dict(step=20, paths=128)),
-    'full': dict(tokenize=dict(), stage1=dict(epochs=2), stage2=dict(epochs=3), stage3=dict(epochs=1),
-                 stage4=dict(steps=50), eval=dict(step=5, paths=256)),
+    'quick': dict(stage1=dict(epochs=1, n_layer=2, seq_len=192), stage2=dict(epochs=1), stage3=dict(stride=4),
+                  stage4=dict(steps=20), eval=dict(step=20, paths=128)),
+    'full': dict(),
 }
 
 def pipeline(quick=False, asset='^GSPC', data_dir='data', models='models', ckpts='checkpoints', seed=0, device='auto'):
@@ -206,15 +205,15 @@ def pipeline(quick=False, asset='^GSPC', data_dir='data', models='models', ckpts
     def step(name):
         print(f"\n=== {name} ({time.time() - t0:.0f} s)", flush=True)
     if not data_files(data_dir): step('data'); write_offline(data_dir)
-    step('tokenize'); tok, quality = tokenize(data_dir, tok_path, seed=seed, **cfg['tokenize']); print(quality.to_string())
+    step('tokenize'); tok, quality = tokenize(data_dir, tok_path, seed=seed, **cfg.get('tokenize', {})); print(quality.to_string())
     common = dict(data_dir=data_dir, tokenizer_path=tok_path, seed=seed, device=device)
-    step('stage 1: pretrain'); pretrain(out=paths['stage1'], **common, **cfg['stage1'])
-    step('stage 2: midtrain'); midtrain(paths['stage1'], paths['midtrain'], asset=asset, **common, **cfg['stage2'])
-    step('stage 3: SFT'); sft(paths['midtrain'], paths['sft'], asset=asset, **common, **cfg['stage3'])
-    step('stage 4: RL'); rl(paths['sft'], paths['rl'], asset=asset, **common, **cfg['stage4'])
+    step('stage 1: pretrain'); pretrain(out=paths['stage1'], **common, **cfg.get('stage1', {}))
+    step('stage 2: midtrain'); midtrain(paths['stage1'], paths['midtrain'], asset=asset, **common, **cfg.get('stage2', {}))
+    step('stage 3: SFT'); sft(paths['midtrain'], paths['sft'], asset=asset, **common, **cfg.get('stage3', {}))
+    step('stage 4: RL'); rl(paths['sft'], paths['rl'], asset=asset, **common, **cfg.get('stage4', {}))
     step('evaluation on test days')
     summary, _ = run_eval([paths[s] for s in ['stage1', 'midtrain', 'sft', 'rl']], asset=asset, out=ck/f'eval_{slug}',
-                          seed=seed, device=device, data_dir=data_dir, tokenizer_path=tok_path, **cfg['eval'])
+                          seed=seed, device=device, data_dir=data_dir, tokenizer_path=tok_path, **cfg.get('eval', {}))
     step('forecast'); forecast_cli(paths['sft'], asset=asset, png=ck/f'fan_{slug}.png', seed=seed, data_dir=data_dir,
                                    tokenizer_path=tok_path, device=device)
     print(f"\npipeline done in {time.time() - t0:.0f} s")

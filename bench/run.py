@@ -96,7 +96,7 @@ def real_data():
     "(tokenizer, frames, token streams per split) from data/ and models/tokenizer_model.pt (fitted here if absent)."
     from microchat.data import data_files, load_assets, make_split, write_offline
     from microchat.tokenizer import Tokenizer, TokenizerError, fit_tokenizer, token_streams
-    from microchat.train import split_streams
+    from microchat.pretrain import split_streams
     data = ROOT/'data'
     if not data_files(data): log(f"no CSVs in {data}: writing the offline data"); write_offline(data)
     frames = load_assets(data)
@@ -139,7 +139,7 @@ class TorchGPT(nn.Module):
         return logits, F.cross_entropy(logits.flatten(0, 1), targets.flatten())
 
 def train_step(model, opt, x, y, m, device):
-    "One stage-1 step as microchat.train.train_lm takes it: forward, backward, clip, AdamW step."
+    "One stage-1 step as microchat.loop.train_lm takes it: forward, backward, clip, AdamW step."
     def step():
         with autocast(device): _, loss = model(x, y, m) if m is not None else model(x, y)
         loss.backward()
@@ -153,7 +153,7 @@ def adamw(model): return torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0
 def training_rows(streams, batch, rounds, device, compiled=False) -> list[Row]:
     """Tokens/s of a microchat GPT training step vs nn.TransformerEncoder, and the share of the machine's matmul FLOP/s.
     compiled: also the step of `mqc stage1 --compile` (torch.compile; its one-off compile time is not in the ratio)."""
-    from microchat.train import batch_for_step, lm_windows
+    from microchat.loop import batch_for_step, lm_windows
     cfg = GPTConfig()
     x, y, m = (a.to(device) for a in batch_for_step(lm_windows(streams['train'].values(), cfg.seq_len), 0, batch, seed=0))
     torch.manual_seed(0)
@@ -244,7 +244,7 @@ def pipeline_row(run: bool) -> Row:
     if not run: return Row(name, 'skipped (pass --pipeline: it takes minutes)', target='< 10 min, < 4 GiB')
     mqc = Path(sys.executable).with_name('mqc')
     with tempfile.TemporaryDirectory() as scratch:  # never overwrite the checkout's models and checkpoints
-        shutil.copytree(ROOT/'data', Path(scratch)/'data', ignore=shutil.ignore_patterns('tokens', 'all_tokens.txt'))
+        shutil.copytree(ROOT/'data', Path(scratch)/'data')
         log(f"running {mqc.name} pipeline --quick in {scratch}")
         t = time.perf_counter()
         # the child gets this run's thread count: on a busy machine 2 OpenMP threads wait a scheduler slice at every op

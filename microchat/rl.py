@@ -12,16 +12,15 @@ import pandas as pd
 import torch
 import matplotlib.pyplot as plt
 from tqdm.auto import tqdm
-from .data import asset_slug, need
+from .data import DATA_DIR, asset_stream, load_asset, need
 from .evaluate import crps_samples, training_returns
-from .midtrain import DEFAULT_ASSET, asset_stream, load_asset
-from .model import autocast, pick_device, sample
-from .tokenizer import Tokenizer, trailing_var
-from .train import last_path, load_checkpoint, save_checkpoint
+from .model import logprobs, pick_device, sample
+from .tokenizer import TOKENIZER_PATH, Tokenizer, trailing_var
+from .checkpoint import last_path, load_checkpoint, save_checkpoint, stage_path
 
 # %% auto #0
 __all__ = ['REWARDS', 'Episodes', 'AssetEpisodes', 'reward', 'token_acc', 'return_mse', 'crps', 'group_advantages',
-           'path_logprobs', 'sample_groups', 'rl_step', 'validate', 'file_sha', 'rl', 'plot_history']
+           'sample_groups', 'rl_step', 'validate', 'file_sha', 'rl', 'plot_history']
 
 # %% ../nbs/04_rl.ipynb #b5f4f184
 @dataclass
@@ -99,13 +98,6 @@ def group_advantages(rewards, scale=True, eps=1e-6) -> np.ndarray:
     return adv / (rewards.std(-1, keepdims=True) + eps) if scale else adv
 
 # %% ../nbs/04_rl.ipynb #1fcba95a
-def path_logprobs(model, seq, start: int, temperature=1.0):
-    "Log-probs [B, T-start] of the tokens seq[:, start:] at `temperature`, and the entropies of those next-token distributions."
-    with autocast(seq.device): logits, _ = model(seq[:, :-1])
-    logp = (logits[:, start - 1:] / temperature).log_softmax(-1)
-    entropy = -(logp.exp() * logp).sum(-1).detach()
-    return logp.gather(-1, seq[:, start:, None]).squeeze(-1), entropy
-
 def sample_groups(model, prompts, horizon: int, group_size: int, temperature=1.0, seed=None) -> torch.Tensor:
     "G sampled continuations of each prompt [B, C] -> [B, G, H]."
     paths = sample(model, prompts, horizon, n_paths=len(prompts) * group_size, temperature=temperature, seed=seed)
@@ -121,8 +113,8 @@ def rl_step(model, ref, opt, ep: Episodes, reward_fn, group_size=8, temperature=
     rewards = reward_fn(paths.cpu().numpy(), ep)                                   # [B, G]
     adv = torch.as_tensor(group_advantages(rewards, scale_adv), dtype=torch.float32, device=device).view(-1, 1)
     seq = torch.cat([prompts.repeat_interleave(group_size, 0), paths.flatten(0, 1)], 1)
-    logp, entropy = path_logprobs(model, seq, C, temperature)
-    with torch.no_grad(): ref_logp, _ = path_logprobs(ref, seq, C, temperature)
+    logp, entropy = logprobs(model, seq, C, temperature)
+    with torch.no_grad(): ref_logp, _ = logprobs(ref, seq, C, temperature)
     log_ratio = ref_logp - logp
     k3 = log_ratio.exp() - 1 - log_ratio                                          # per-token KL estimate, >= 0
     loss = -(adv * logp).mean() + kl * k3.mean()
@@ -152,10 +144,31 @@ def file_sha(path) -> str:
     "Short content hash of a file: which SFT checkpoint a run started from, even after the file is overwritten."
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
 
-def rl(in_path='checkpoints/sft_{slug}.pt', out=None, csv=None, asset=DEFAULT_ASSET, data_dir='data',
-       tokenizer_path='models/tokenizer_model.pt', steps=50, batch_episodes=4, group_size=8, context_len=128,
-       horizon=32, reward='return_mse', lr=1e-5, kl=0.05, temperature=1.0, seed=0, device='auto', progress=True,
-       eval_every=None, val_episodes=32, val_paths=32, grad_clip=1.0, scale_adv=True) -> dict:
+def rl(*,
+       in_path=None,                   # SFT checkpoint to start from (default: checkpoints/sft_{slug}.pt)
+       out=None,                       # checkpoint to write, best by validation CRPS (default: rl_{slug}.pt next to --in)
+       asset: str | None = None,       # ticker of a file in --data-dir (default: BTC-USD)
+       csv=None,                       # a CSV of daily candles instead of --asset
+       data_dir=DATA_DIR,              # folder of {TICKER}_{first}_{last}_1d.csv files
+       tokenizer_path=TOKENIZER_PATH,  # tokenizer written by `mqc tokenize`
+       steps: int = 50,                # policy-gradient steps
+       batch_episodes: int = 4,        # training-day episodes per step
+       group_size: int = 8,            # sampled paths per episode (their mean reward is the baseline)
+       context_len: int = 128,         # days of history per episode
+       horizon: int = 32,              # days per sampled path
+       reward: str = 'return_mse',     # token_acc, return_mse, crps, or any name registered with @reward
+       lr: float = 1e-5,               # learning rate
+       kl: float = 0.05,               # weight of the KL penalty to the frozen SFT model
+       temperature: float = 1.0,       # sampling temperature
+       eval_every: int | None = None,  # steps between validations (default: a fifth of the steps)
+       val_episodes: int = 32,         # validation episodes
+       val_paths: int = 32,            # sampled paths per validation episode
+       grad_clip: float = 1.0,         # clip the gradient norm to this
+       scale_adv: bool = True,         # divide advantages by their group's std
+       seed: int = 0,                  # random seed (same seed on CPU, same result)
+       device='auto',                  # auto (CUDA when present), cpu or cuda
+       progress: bool = True,          # show a progress bar
+      ) -> dict:
     """Stage 4: REINFORCE with a group baseline and a KL penalty on the SFT model `in_path`, on one asset's training
     days; keeps the weights with the lowest validation CRPS in `out` and the last ones in `<out>.last.pt`.
     Returns the history (lists per step and per validation)."""
@@ -165,10 +178,10 @@ def rl(in_path='checkpoints/sft_{slug}.pt', out=None, csv=None, asset=DEFAULT_AS
     device = pick_device(device)
     tok = Tokenizer.load(tokenizer_path)
     name, df = load_asset(asset, csv, data_dir)
-    in_path = Path(str(in_path).format(slug=asset_slug(name)))
-    out = Path(out or in_path.parent/f'rl_{asset_slug(name)}.pt')
-    model, _ = load_checkpoint(in_path, tok.hash, device, tokenizer_path, made_by='mqc stage3')
-    ref, _ = load_checkpoint(in_path, tok.hash, device, tokenizer_path, made_by='mqc stage3')
+    in_path = Path(in_path or stage_path('sft', name))
+    out = Path(out or stage_path('rl', name, in_path.parent))
+    model, _ = load_checkpoint(in_path, tok.hash, device, tokenizer_path, stage='sft')
+    ref, _ = load_checkpoint(in_path, tok.hash, device, tokenizer_path, stage='sft')
     ref.requires_grad_(False)
     seq_len = model.cfg.seq_len
     need(context_len + horizon <= seq_len, f"--context-len {context_len} + --horizon {horizon} exceed the model's "
@@ -204,14 +217,14 @@ def rl(in_path='checkpoints/sft_{slug}.pt', out=None, csv=None, asset=DEFAULT_AS
         if (step + 1) % eval_every == 0 or step + 1 == steps: validation(step + 1)
         bar.set_postfix(reward=f"{stats['reward']:.3f}", kl=f"{stats['kl']:.4f}", ent=f"{stats['entropy']:.2f}",
                         val_crps=f"{hist['val_crps'][-1]:.4f}")
-    extra = dict(stage='stage4', asset=name, reward=reward, source=str(in_path), source_sha=file_sha(in_path),
+    extra = dict(stage='rl', asset=name, reward=reward, source=str(in_path), source_sha=file_sha(in_path),
                  split=tok.split.to_dict(), steps=steps, batch_episodes=batch_episodes, group_size=group_size,
                  context_len=context_len, horizon=horizon, lr=lr, kl=kl, temperature=temperature, seed=seed,
                  history=hist, best_step=best['step'], best_val_crps=best['val_crps'],
                  seconds=time.perf_counter() - t0, tokenizer_path=str(tokenizer_path))
-    save_checkpoint(last_path(out), model, model.cfg, tok.hash, steps, opt, extra)
+    save_checkpoint(last_path(out), model, tok.hash, steps, opt, extra)
     model.load_state_dict(best['weights'])
-    save_checkpoint(out, model, model.cfg, tok.hash, best['step'], extra=extra)
+    save_checkpoint(out, model, tok.hash, best['step'], extra=extra)
     return hist
 
 # %% ../nbs/04_rl.ipynb #ae256d7f

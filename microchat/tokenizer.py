@@ -13,12 +13,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
-from .data import Split, load_assets, make_split, PRICES
+from .data import DATA_DIR, PRICES, Split, atomic_write, load_assets, make_split
 
 # %% auto #0
-__all__ = ['FEATURES', 'VOCAB_SIZE', 'HALFLIFE', 'DECAY', 'MIN_VAR', 'CLIP', 'TokenizerError', 'candle_features', 'trailing_var',
-           'scale', 'scaled_features', 'TokenizerConfig', 'kmeans', 'VQVAE', 'Tokenizer', 'train_features',
-           'fit_tokenizer', 'token_streams', 'tokenizer_quality', 'tokenize']
+__all__ = ['FEATURES', 'VOCAB_SIZE', 'HALFLIFE', 'DECAY', 'MIN_VAR', 'TOKENIZER_PATH', 'CLIP', 'TokenizerError',
+           'candle_features', 'trailing_var', 'scale', 'scaled_features', 'TokenizerConfig', 'kmeans', 'VQVAE',
+           'Tokenizer', 'train_features', 'fit_tokenizer', 'token_streams', 'tokenizer_quality', 'tokenize']
 
 # %% ../nbs/00_tokenizer.ipynb #d4c465ce
 FEATURES = ['log_return', 'body', 'upper_wick', 'lower_wick', 'range']
@@ -26,6 +26,7 @@ VOCAB_SIZE = 512
 HALFLIFE = 20          # days; the EWMA of squared returns that sets each candle's scale
 DECAY = 0.5 ** (1 / HALFLIFE)
 MIN_VAR = 1e-4 ** 2    # a floor: a flat price series must not divide by zero
+TOKENIZER_PATH = 'models/tokenizer_model.pt'   # where `mqc tokenize` writes it and every stage reads it
 CLIP = 12.0            # normalised features beyond 12 sigma are clipped (a codebook cannot hold every crash)
 
 class TokenizerError(ValueError):
@@ -46,7 +47,9 @@ def trailing_var(df: pd.DataFrame) -> np.ndarray:
     v0 = max((h[0] - l[0]) ** 2 / (4 * math.log(2)), MIN_VAR)
     return np.r_[v0, lfilter([1 - DECAY], [1, -DECAY], np.diff(c) ** 2, zi=[DECAY * v0])[0]]
 
-def scale(var): return np.sqrt(np.maximum(var, MIN_VAR))
+def scale(var):
+    "Volatility from a variance, floored so that a flat price series does not divide by zero."
+    return np.sqrt(np.maximum(var, MIN_VAR))
 
 def scaled_features(df: pd.DataFrame) -> np.ndarray:
     "Raw features of candles 1..T-1 divided by the volatility known the day before, shape [T-1, 5]."
@@ -121,6 +124,7 @@ class VQVAE(nn.Module):
 
 # %% ../nbs/00_tokenizer.ipynb #389fc704
 class Tokenizer:
+    "The causal candle tokenizer: a fitted VQ-VAE, the training-day feature statistics and the split it was fitted with."
     def __init__(self, vq: VQVAE, mean: np.ndarray, std: np.ndarray, split: Split):
         self.vq, self.mean, self.std, self.split = vq.eval(), np.asarray(mean, np.float64), np.asarray(std, np.float64), split
         with torch.no_grad(): table = vq.decoder(vq.codebook).double().numpy()
@@ -129,6 +133,7 @@ class Tokenizer:
         self.hash = self._hash()
 
     def normalise(self, df: pd.DataFrame) -> np.ndarray:
+        "Volatility-scaled features of candles 1..T-1, standardised with the training-day statistics and clipped."
         return np.clip((scaled_features(df) - self.mean) / self.std, -CLIP, CLIP).astype(np.float32)
 
     def encode(self, df: pd.DataFrame) -> np.ndarray:
@@ -139,21 +144,24 @@ class Tokenizer:
         "(last close, variance) after the last candle of `df`: where a decoded continuation starts from."
         return float(df.Close.iloc[-1]), float(trailing_var(df)[-1])
 
+    def _returns_and_vars(self, tokens, var: float) -> tuple[np.ndarray, np.ndarray]:
+        "Daily log returns of token paths [N, H] (or [H]) that start with variance `var`, and the variance each day was decoded with."
+        tokens = np.asarray(tokens); flat = tokens.reshape(-1, tokens.shape[-1])
+        r, v, cur = np.empty(flat.shape), np.empty(flat.shape), np.full(len(flat), var)
+        for t in range(flat.shape[1]):
+            v[:, t] = cur
+            r[:, t] = self.table[flat[:, t], 0] * scale(cur)
+            cur = DECAY * cur + (1 - DECAY) * r[:, t] ** 2     # the trailing-variance recursion, along the path
+        return r.reshape(tokens.shape), v.reshape(tokens.shape)
+
     def decode_returns(self, tokens, var: float) -> np.ndarray:
         "Daily log returns of token paths [N, H] (or [H]) that start with variance `var`; vectorised over paths."
-        tokens = np.asarray(tokens); flat = tokens.reshape(-1, tokens.shape[-1])
-        r, v = np.empty(flat.shape), np.full(len(flat), var)
-        for t in range(flat.shape[1]):
-            r[:, t] = self.table[flat[:, t], 0] * scale(v)
-            v = DECAY * v + (1 - DECAY) * r[:, t] ** 2
-        return r.reshape(tokens.shape)
+        return self._returns_and_vars(tokens, var)[0]
 
     def decode(self, tokens, last_close: float, var: float, dates=None) -> pd.DataFrame:
         "Candles (Open, High, Low, Close) of a 1-D token path that starts after a close of `last_close`."
         tokens = np.asarray(tokens)
-        r = self.decode_returns(tokens, var)
-        v = np.r_[var, np.zeros(len(r) - 1)]
-        for t in range(1, len(r)): v[t] = DECAY * v[t-1] + (1 - DECAY) * r[t-1] ** 2
+        r, v = self._returns_and_vars(tokens, var)
         f = self.table[tokens] * scale(v)[:, None]
         c = np.log(last_close) + np.cumsum(r)
         o = c - f[:, 1]
@@ -170,15 +178,13 @@ class Tokenizer:
         for k, v in sorted(self.vq.state_dict().items()): h.update(k.encode()); h.update(v.detach().cpu().numpy().tobytes())
         return h.hexdigest()[:12]
 
-    def save(self, path='models/tokenizer_model.pt') -> Path:
-        path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + '.tmp')
-        torch.save({**self._state_dict(), 'hash': self.hash}, tmp)
-        tmp.replace(path)  # atomic: a crash never leaves half a tokenizer behind
-        return path
+    def save(self, path=TOKENIZER_PATH) -> Path:
+        "Write the tokenizer atomically: a crash never leaves half a tokenizer behind."
+        return atomic_write(path, lambda tmp: torch.save({**self._state_dict(), 'hash': self.hash}, tmp))
 
     @classmethod
-    def load(cls, path='models/tokenizer_model.pt') -> 'Tokenizer':
+    def load(cls, path=TOKENIZER_PATH) -> 'Tokenizer':
+        "The tokenizer saved at `path`, checked against its hash; one-line TokenizerError otherwise."
         path = Path(path)
         if not path.is_file(): raise TokenizerError(f"{path}: tokenizer not found; run `mqc tokenize` first")
         try:
@@ -257,17 +263,18 @@ def tokenizer_quality(tok: Tokenizer, frames: dict, kmeans_iters=30, seed=0) -> 
     return pd.DataFrame(rows, columns=['metric', 'value', 'target', 'ok']).set_index('metric')
 
 # %% ../nbs/00_tokenizer.ipynb #e069d170
-def tokenize(data_dir='data', out='models/tokenizer_model.pt', steps=3000, batch=2048, seed=0,
-             eval_ticker=None, progress=True) -> tuple[Tokenizer, pd.DataFrame]:
-    "Fit the tokenizer on `data_dir`, write the model and token streams, and return it with its quality table."
+def tokenize(*,
+             data_dir=DATA_DIR,           # folder of {TICKER}_{first}_{last}_1d.csv files
+             out=TOKENIZER_PATH,          # where to write the tokenizer
+             steps: int = 3000,           # VQ-VAE training steps
+             batch: int = 2048,           # candles per step
+             eval_ticker: str | None = None,  # asset whose last 25% of days set the val/test cut-offs (default BTC-USD, else ^GSPC)
+             seed: int = 0,               # random seed (same seed on CPU, same result)
+             progress: bool = True,       # show a progress bar
+            ) -> tuple[Tokenizer, pd.DataFrame]:
+    "Fit the candle tokenizer on the training days of every asset in `data_dir`, write it to `out`; returns it with its quality table."
     frames = load_assets(data_dir)
     split = make_split(frames, eval_ticker)
     tok = fit_tokenizer(frames, split, steps=steps, batch=batch, seed=seed, progress=progress)
     tok.save(out)
-    tok_dir = Path(data_dir)/'tokens'; tok_dir.mkdir(parents=True, exist_ok=True)
-    lines = []
-    for t, s in token_streams(tok, frames).items():
-        np.save(tok_dir/f"{t}.npy", s.to_numpy().astype(np.int16))
-        lines.append(t + ' ' + ' '.join(map(str, s.to_numpy())))
-    (Path(data_dir)/'all_tokens.txt').write_text('\n'.join(lines) + '\n')
     return tok, tokenizer_quality(tok, frames, seed=seed)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 from fastcore.docments import docments
-from .data import DATA_DIR, DataError, asset_slug, data_files, fetch
+from .data import DATA_DIR, DEFAULT_ASSET, DataError, asset_slug, data_files, fetch
 from .tokenizer import TOKENIZER_PATH, TokenizerError, tokenize
 from .model import pick_threads
 from .checkpoint import CHECKPOINTS, STAGES, CheckpointError, stage_path
@@ -23,11 +23,22 @@ from .forecast import forecast_cli
 from .report import run_eval
 
 # %% auto #0
-__all__ = ['USER_ERRORS', 'STAGE_FUNCTIONS', 'PIPELINES', 'COMMANDS', 'add_command', 'pipeline', 'parser', 'main']
+__all__ = ['USER_ERRORS', 'COMMON_HELP', 'STAGE_FUNCTIONS', 'PIPELINES', 'COMMANDS', 'add_command', 'pipeline', 'parser', 'main']
 
 # %% ../nbs/06_cli.ipynb #fdb97441
 USER_ERRORS = (DataError, TokenizerError, CheckpointError, EvalError)
 _FLAGS = {'in_path': '--in', 'in_paths': '--in', 'tokenizer_path': '--tokenizer'}
+COMMON_HELP = {  # the parameters many commands share, documented once
+    'asset': f'ticker of a file in --data-dir (default: {DEFAULT_ASSET}, or the checkpoint\'s asset)',
+    'csv': 'a CSV of daily candles instead of --asset',
+    'data_dir': 'folder of {TICKER}_{first}_{last}_1d.csv files',
+    'tokenizer_path': 'tokenizer written by `mqc tokenize`',
+    'seed': 'random seed (same seed on CPU, same result)',
+    'device': 'auto (CUDA when present), cpu or cuda',
+    'resume': 'continue from <out>.last.pt exactly where it stopped',
+    'warmup': 'warmup steps (default: a tenth of the steps; stage 1: a twentieth)',
+    'eval_every': 'steps between validations (default: a tenth of the steps; stage 1: a twentieth)',
+    'grad_clip': 'clip the gradient norm to this'}
 _HIDDEN = {'progress'}                                   # always on for a person at a terminal
 _ZERO_OK = {'seed', 'kl', 'warmup', 'weight_decay', 'grad_clip'}
 
@@ -60,7 +71,7 @@ def add_command(sub, name: str, fn, help: str | None = None) -> argparse.Argumen
     for par in inspect.signature(fn).parameters.values():
         if par.name in _HIDDEN: continue
         flag, kind, default = _FLAGS.get(par.name, '--' + par.name.replace('_', '-')), _kind(hints.get(par.name, str)), par.default
-        kw = dict(dest=par.name, help=(docs.get(par.name) or '').replace('%', '%%'))   # argparse formats help with %
+        kw = dict(dest=par.name, help=(docs.get(par.name) or COMMON_HELP.get(par.name, '')).replace('%', '%%'))   # argparse formats help with %
         if kind is not bool: kw['metavar'] = flag[2:].upper()
         if default is inspect.Parameter.empty: kw['required'] = True
         else: kw['default'] = default
@@ -85,12 +96,9 @@ PIPELINES = {  # per step: the keyword arguments that differ from its defaults
 
 def pipeline(*,
              quick: bool = False,           # small model, few steps: minutes on 2 CPU cores
-             asset: str = '^GSPC',          # the asset of stages 2-4 (the offline data has no BTC-USD)
-             data_dir=DATA_DIR,             # folder of {TICKER}_{first}_{last}_1d.csv files (written offline if empty)
-             tokenizer_path=TOKENIZER_PATH, # where to write the tokenizer
+             asset: str = '^GSPC', data_dir=DATA_DIR, tokenizer_path=TOKENIZER_PATH,
              checkpoints=CHECKPOINTS,       # folder of the checkpoints, reports and the fan chart
-             seed: int = 0,                 # random seed (same seed on CPU, same result)
-             device='auto',                 # auto (CUDA when present), cpu or cuda
+             seed: int = 0, device='auto',
             ) -> pd.DataFrame:
     "Data -> tokenizer -> stages 1-4 -> evaluation on test days -> fan chart; returns the evaluation summary."
     cfg, t0 = PIPELINES['quick' if quick else 'full'], time.time()

@@ -202,7 +202,8 @@ def download(tickers, start, end=None, data_dir=DATA_DIR) -> list[Path]:
     for t in tickers:
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), warnings.catch_warnings():
             warnings.simplefilter('ignore')
-            try: raw = yf.download(t, start=start, end=end, interval='1d', auto_adjust=False, progress=False, threads=False)
+            try: raw = yf.download(t, start=start, end=end,
+            interval='1d', auto_adjust=False, progress=False, threads=False)
             except Exception as e: raise DataError(f"could not download {t} from Yahoo Finance ({type(e).__name__}); check the network or use `mqc data --offline`") from None
         if raw is None or raw.empty: raise DataError(f"no data for {t} from Yahoo Finance between {start} and {end or 'today'}; check the ticker and dates")
         if isinstance(raw.columns, pd.MultiIndex): raw.columns = raw.columns.get_level_values(0)
@@ -217,7 +218,7 @@ def fetch(*,
           tickers: list | None = None,  # Yahoo Finance tickers to download, e.g. BTC-USD ETH-USD ^GSPC
           start: str = '2014-09-17',    # first day to download
           end: str | None = None,       # last day to download (default: today)
-          data_dir=DATA_DIR,            # folder of {TICKER}_{first}_{last}_1d.csv files
+          data_dir=DATA_DIR,
          ) -> list[Path]:
     "Write real daily candles to `data_dir`: the embedded offline series and/or a download with yfinance."
     need(offline or tickers, "nothing to do: pass --offline (embedded real data) or --tickers T [T ...] (download)")

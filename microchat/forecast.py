@@ -82,17 +82,13 @@ class Forecaster:
 # %% ../nbs/03b_forecast.ipynb #38026487
 def forecast_cli(*,
                  in_path,                        # a stage 1-4 checkpoint
-                 asset: str | None = None,       # ticker in --data-dir (default: the checkpoint's asset)
-                 csv=None,                       # a CSV of daily candles instead of --asset
+                 asset: str | None = None, csv=None,
                  date: str | None = None,        # origin (default: the last candle)
                  horizon: int = 32,              # days to forecast
                  paths: int = 256,               # sampled paths
                  temperature: float = 1.0,       # sampling temperature
                  png=None,                       # save a fan chart here
-                 seed: int = 0,                  # random seed (same seed on CPU, same result)
-                 data_dir=DATA_DIR,              # folder of {TICKER}_{first}_{last}_1d.csv files
-                 tokenizer_path=TOKENIZER_PATH,  # tokenizer written by `mqc tokenize`
-                 device='auto',                  # auto (CUDA when present), cpu or cuda
+                 seed: int = 0, data_dir=DATA_DIR, tokenizer_path=TOKENIZER_PATH, device='auto',
                 ) -> pd.DataFrame:
     "`mqc forecast`: print the quantile table of a forecast from the last candle (or from `date`); save a fan chart to `png`."
     fc = Forecaster.load(in_path, tokenizer_path, device)

@@ -27,20 +27,13 @@ def asset_ce(model, stream, parts: dict, names=('val', 'test')) -> dict:
 def midtrain(*,
              in_path=None,                   # stage-1 checkpoint to start from (default: checkpoints/best_model.pt)
              out=None,                       # checkpoint to write, best by validation (default: midtrain_{slug}.pt next to --in)
-             asset: str | None = None,       # ticker of a file in --data-dir (default: BTC-USD)
-             csv=None,                       # a CSV of daily candles instead of --asset
-             data_dir=DATA_DIR,              # folder of {TICKER}_{first}_{last}_1d.csv files
-             tokenizer_path=TOKENIZER_PATH,  # tokenizer written by `mqc tokenize`
+             asset: str | None = None, csv=None, data_dir=DATA_DIR, tokenizer_path=TOKENIZER_PATH,
              epochs: float = 3,              # passes over the training windows
              batch: int = 16,                # windows per step
              lr: float = 3e-4,               # peak learning rate (lower than stage 1: adapt, do not retrain)
              stride: int | None = None,      # days between training windows (default: seq_len / 8)
-             warmup: int | None = None,      # warmup steps (default: a tenth of the steps)
-             eval_every: int | None = None,  # steps between validations (default: a tenth of the steps)
-             seed: int = 0,                  # random seed (same seed on CPU, same result)
-             device='auto',                  # auto (CUDA when present), cpu or cuda
-             resume: bool = False,           # continue from <out>.last.pt exactly where it stopped
-             progress: bool = True,          # show a progress bar
+             warmup: int | None = None, eval_every: int | None = None, seed: int = 0,
+             device='auto', resume: bool = False, progress: bool = True,
             ) -> pd.DataFrame:
     """Stage 2: continue next-token training of the stage-1 model `in_path` on one asset's training days. Writes
     `out` (best by validation), `<out>.last.pt`, `<out>.report.csv/.md`. Returns the before/after table (CE on the
@@ -63,7 +56,8 @@ def midtrain(*,
                      tokenizer_path=str(tokenizer_path))
         val = window_batches(*scoring_windows([stream], seq_len, first=v0, last=v1))
         hist = train_windows(model, windows, val, epochs=epochs, batch=batch, seed=seed, extra=extra, lr=lr, warmup=warmup,
-                             eval_every=eval_every, out_path=out, tokenizer_hash=tok.hash, device=device, resume=resume,
+                             eval_every=eval_every, out_path=out,
+                             tokenizer_hash=tok.hash, device=device, resume=resume,
                              progress=progress)
     finally: cleanup_ddp()
     if rank != 0: return None

@@ -74,8 +74,7 @@ def split_streams(tok, streams: dict) -> dict:
     return {part: {t: np.asarray(s.values[mask(s.index)], np.int64) for t, s in streams.items()} for part, mask in masks.items()}
 
 def pretrain(*,
-             data_dir=DATA_DIR,                  # folder of {TICKER}_{first}_{last}_1d.csv files
-             tokenizer_path=TOKENIZER_PATH,      # tokenizer written by `mqc tokenize`
+             data_dir=DATA_DIR, tokenizer_path=TOKENIZER_PATH,
              out=None,                           # checkpoint to write, best by validation (default: checkpoints/best_model.pt)
              epochs: float = 10,                 # passes over the training windows
              batch: int = 32,                    # windows per step (global, over all processes)
@@ -85,15 +84,12 @@ def pretrain(*,
              n_head: int = GPTConfig.n_head,     # attention heads (must divide --d-model)
              d_model: int = GPTConfig.d_model,   # width
              stride: int | None = None,          # days between training windows (default: seq_len / 2)
-             warmup: int | None = None,          # warmup steps (default: a twentieth of the steps)
+             warmup: int | None = None,
              weight_decay: float = 0.1,          # AdamW weight decay
-             grad_clip: float = 1.0,             # clip the gradient norm to this
-             eval_every: int | None = None,      # steps between validations (default: a twentieth of the steps)
-             seed: int = 0,                      # random seed (same seed on CPU, same result)
-             device='auto',                      # auto (CUDA when present), cpu or cuda
-             resume: bool = False,               # continue from <out>.last.pt exactly where it stopped
+             grad_clip: float = 1.0, eval_every: int | None = None,
+             seed: int = 0, device='auto', resume: bool = False,
              compile: bool = False,              # torch.compile the model
-             progress: bool = True,              # show a progress bar
+             progress: bool = True,
             ) -> pd.DataFrame:
     """Stage 1: pretrain a GPT on the training days of every asset. Writes `out` (best by validation),
     `<out>.last.pt` (resumable), `<out>.report.csv/.md`. Returns the report DataFrame (history in .attrs)."""
@@ -117,9 +113,8 @@ def pretrain(*,
                      n_windows=len(windows), tokenizer_path=str(tokenizer_path))
         hist = train_lm(model, partial(batch_for_step, windows, batch=batch, seed=seed),
                         window_batches(*val),
-                        steps=steps, lr=lr, warmup=warmup if warmup is not None else max(1, steps // 20),
-                        weight_decay=weight_decay, grad_clip=grad_clip, eval_every=eval_every or max(1, steps // 20),
-                        out_path=out, tokenizer_hash=tok.hash, device=device, seed=seed,
+                        steps=steps, lr=lr, warmup=warmup if warmup is not None else max(1, steps // 20), weight_decay=weight_decay, grad_clip=grad_clip,
+                        eval_every=eval_every or max(1, steps // 20), out_path=out, tokenizer_hash=tok.hash, device=device, seed=seed,
                         resume=resume, extra=extra, compile=compile, progress=progress)
     finally: cleanup_ddp()
     if rank != 0: return None

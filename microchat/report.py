@@ -18,18 +18,13 @@ __all__ = ['run_eval']
 # %% ../nbs/05_results.ipynb #bb4af316
 def run_eval(*,
              in_paths: list = (),            # a checkpoint; repeat for several
-             asset: str | None = None,       # ticker of a file in --data-dir (default: the checkpoint's asset)
-             csv=None,                       # a CSV of daily candles instead of --asset
+             asset: str | None = None, csv=None,
              step: int = 5,                  # days between origins
              paths: int = 256,               # sampled paths per origin
              horizons: tuple = (1, 5, 10, 32),  # days ahead to score
              temperature: float = 1.0,       # sampling temperature of the checkpoints
              out=None,                       # report folder (default: eval_{slug} next to the first checkpoint)
-             seed: int = 0,                  # random seed (same seed on CPU, same result)
-             data_dir=DATA_DIR,              # folder of {TICKER}_{first}_{last}_1d.csv files
-             tokenizer_path=TOKENIZER_PATH,  # tokenizer written by `mqc tokenize`
-             device='auto',                  # auto (CUDA when present), cpu or cuda
-             progress: bool = True,          # print each method's time
+             seed: int = 0, data_dir=DATA_DIR, tokenizer_path=TOKENIZER_PATH, device='auto', progress: bool = True,
             ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """`mqc eval`: the baselines and one row per checkpoint on the asset's test-period origins -> (summary, per_origin).
     Writes summary.csv, summary.md and per_origin.csv to `out`."""

@@ -147,10 +147,7 @@ def file_sha(path) -> str:
 def rl(*,
        in_path=None,                   # SFT checkpoint to start from (default: checkpoints/sft_{slug}.pt)
        out=None,                       # checkpoint to write, best by validation CRPS (default: rl_{slug}.pt next to --in)
-       asset: str | None = None,       # ticker of a file in --data-dir (default: BTC-USD)
-       csv=None,                       # a CSV of daily candles instead of --asset
-       data_dir=DATA_DIR,              # folder of {TICKER}_{first}_{last}_1d.csv files
-       tokenizer_path=TOKENIZER_PATH,  # tokenizer written by `mqc tokenize`
+       asset: str | None = None, csv=None, data_dir=DATA_DIR, tokenizer_path=TOKENIZER_PATH,
        steps: int = 50,                # policy-gradient steps
        batch_episodes: int = 4,        # training-day episodes per step
        group_size: int = 8,            # sampled paths per episode (their mean reward is the baseline)
@@ -160,14 +157,12 @@ def rl(*,
        lr: float = 1e-5,               # learning rate
        kl: float = 0.05,               # weight of the KL penalty to the frozen SFT model
        temperature: float = 1.0,       # sampling temperature
-       eval_every: int | None = None,  # steps between validations (default: a fifth of the steps)
+       eval_every: int | None = None,
        val_episodes: int = 32,         # validation episodes
        val_paths: int = 32,            # sampled paths per validation episode
-       grad_clip: float = 1.0,         # clip the gradient norm to this
+       grad_clip: float = 1.0,
        scale_adv: bool = True,         # divide advantages by their group's std
-       seed: int = 0,                  # random seed (same seed on CPU, same result)
-       device='auto',                  # auto (CUDA when present), cpu or cuda
-       progress: bool = True,          # show a progress bar
+       seed: int = 0, device='auto', progress: bool = True,
       ) -> dict:
     """Stage 4: REINFORCE with a group baseline and a KL penalty on the SFT model `in_path`, on one asset's training
     days; keeps the weights with the lowest validation CRPS in `out` and the last ones in `<out>.last.pt`.
@@ -218,9 +213,8 @@ def rl(*,
         bar.set_postfix(reward=f"{stats['reward']:.3f}", kl=f"{stats['kl']:.4f}", ent=f"{stats['entropy']:.2f}",
                         val_crps=f"{hist['val_crps'][-1]:.4f}")
     extra = dict(stage='rl', asset=name, reward=reward, source=str(in_path), source_sha=file_sha(in_path),
-                 split=tok.split.to_dict(), steps=steps, batch_episodes=batch_episodes, group_size=group_size,
-                 context_len=context_len, horizon=horizon, lr=lr, kl=kl, temperature=temperature, seed=seed,
-                 history=hist, best_step=best['step'], best_val_crps=best['val_crps'],
+                 split=tok.split.to_dict(), steps=steps, batch_episodes=batch_episodes, group_size=group_size, context_len=context_len, horizon=horizon,
+                 lr=lr, kl=kl, temperature=temperature, seed=seed, history=hist, best_step=best['step'], best_val_crps=best['val_crps'],
                  seconds=time.perf_counter() - t0, tokenizer_path=str(tokenizer_path))
     save_checkpoint(last_path(out), model, tok.hash, steps, opt, extra)
     model.load_state_dict(best['weights'])

@@ -40,22 +40,15 @@ def horizon_ce(model, stream, parts: dict, context_len=128, horizon=32, names=('
 def sft(*,
         in_path=None,                   # checkpoint to fine-tune (default: checkpoints/midtrain_{slug}.pt)
         out=None,                       # checkpoint to write, best by validation (default: sft_{slug}.pt next to --in)
-        asset: str | None = None,       # ticker of a file in --data-dir (default: BTC-USD)
-        csv=None,                       # a CSV of daily candles instead of --asset
-        data_dir=DATA_DIR,              # folder of {TICKER}_{first}_{last}_1d.csv files
-        tokenizer_path=TOKENIZER_PATH,  # tokenizer written by `mqc tokenize`
+        asset: str | None = None, csv=None, data_dir=DATA_DIR, tokenizer_path=TOKENIZER_PATH,
         epochs: float = 1,              # passes over the training examples
         batch: int = 32,                # examples per step
         lr: float = 1e-4,               # peak learning rate
         context_len: int = 128,         # days of history per example
         horizon: int = 32,              # days to forecast (the loss is on these only)
         stride: int = 1,                # days between training examples
-        warmup: int | None = None,      # warmup steps (default: a tenth of the steps)
-        eval_every: int | None = None,  # steps between validations (default: a tenth of the steps)
-        seed: int = 0,                  # random seed (same seed on CPU, same result)
-        device='auto',                  # auto (CUDA when present), cpu or cuda
-        resume: bool = False,           # continue from <out>.last.pt exactly where it stopped
-        progress: bool = True,          # show a progress bar
+        warmup: int | None = None, eval_every: int | None = None, seed: int = 0,
+        device='auto', resume: bool = False, progress: bool = True,
        ) -> pd.DataFrame:
     """Stage 3: fine-tune on (context, horizon) examples of one asset's training days, loss on the horizon only.
     Writes `out` (best by validation), `<out>.last.pt` and `<out>.report.csv/.md`. Returns the before/after table

@@ -264,13 +264,12 @@ def tokenizer_quality(tok: Tokenizer, frames: dict, kmeans_iters=30, seed=0) -> 
 
 # %% ../nbs/00_tokenizer.ipynb #e069d170
 def tokenize(*,
-             data_dir=DATA_DIR,           # folder of {TICKER}_{first}_{last}_1d.csv files
+             data_dir=DATA_DIR,
              out=TOKENIZER_PATH,          # where to write the tokenizer
              steps: int = 3000,           # VQ-VAE training steps
              batch: int = 2048,           # candles per step
              eval_ticker: str | None = None,  # asset whose last 25% of days set the val/test cut-offs (default BTC-USD, else ^GSPC)
-             seed: int = 0,               # random seed (same seed on CPU, same result)
-             progress: bool = True,       # show a progress bar
+             seed: int = 0, progress: bool = True,
             ) -> tuple[Tokenizer, pd.DataFrame]:
     "Fit the candle tokenizer on the training days of every asset in `data_dir`, write it to `out`; returns it with its quality table."
     frames = load_assets(data_dir)

@@ -97,15 +97,20 @@ def rolling_origins(df: pd.DataFrame, split, step: int = 5, horizon: int = 32) -
                         f"{horizon + 1} days; use a shorter horizon or an earlier test split")
     return origins
 
-def forecast_at(df: pd.DataFrame, origin, method, horizon: int, n_paths: int = 256, seed: int = 0, name: str = 'method') -> np.ndarray:
-    "Run `method` on the candles up to and including `origin` only; check it returns finite [n_paths, horizon] daily log returns."
-    paths = np.asarray(method(df.loc[:origin].copy(), horizon, n_paths, seed), dtype=float)
-    if paths.shape != (n_paths, horizon):
-        raise EvalError(f"{name} returned shape {paths.shape} at {pd.Timestamp(origin).date()}, expected (n_paths, horizon) = "
-                        f"({n_paths}, {horizon}); return simulated daily log returns, one row per path")
+def _checked(paths, shape, name, origin) -> np.ndarray:
+    "`paths` as floats, if it has `shape` and is finite; else a one-line EvalError."
+    paths = np.asarray(paths, dtype=float)
+    if paths.shape != shape:
+        dims = '(origins, n_paths, horizon)' if len(shape) == 3 else '(n_paths, horizon)'
+        raise EvalError(f"{name} returned shape {paths.shape} at {pd.Timestamp(origin).date()}, expected {dims} = {shape}; "
+                        "return simulated daily log returns, one row per path")
     if not np.isfinite(paths).all():
         raise EvalError(f"{name} returned NaN or inf at {pd.Timestamp(origin).date()}; return finite daily log returns")
     return paths
+
+def forecast_at(df: pd.DataFrame, origin, method, horizon: int, n_paths: int = 256, seed: int = 0, name: str = 'method') -> np.ndarray:
+    "Run `method` on the candles up to and including `origin` only; check it returns finite [n_paths, horizon] daily log returns."
+    return _checked(method(df.loc[:origin].copy(), horizon, n_paths, seed), (n_paths, horizon), name, origin)
 
 # %% ../nbs/03a_evaluate.ipynb #1ecc5eab
 def scores_by_horizon(per_origin: pd.DataFrame) -> pd.DataFrame:
@@ -135,7 +140,9 @@ def evaluate(df: pd.DataFrame, methods: dict, split, step: int = 5, horizons=(1,
     frames = []
     for name, method in methods.items():
         t0 = time.time()
-        paths = np.stack([forecast_at(df, o, method, H, n_paths, seed + k, name) for k, o in enumerate(origins)])
+        if hasattr(method, 'at_origins'):  # a method that samples every origin at once (from the history up to each)
+            paths = _checked(method.at_origins(df, idx, H, n_paths, seed + np.arange(len(idx))), (len(idx), n_paths, H), name, origins[0])
+        else: paths = np.stack([forecast_at(df, o, method, H, n_paths, seed + k, name) for k, o in enumerate(origins)])
         s = score(paths, realised, horizons)
         s.insert(0, 'method', name)
         s.insert(1, 'origin', np.tile(origins, len(horizons)))

@@ -4,7 +4,7 @@
 
 # %% ../nbs/03b_forecast.ipynb #aad170dd
 from __future__ import annotations
-import time
+import math, time
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
@@ -12,7 +12,7 @@ import pandas as pd
 import matplotlib.pyplot as plt
 from .data import DATA_DIR, atomic_write, load_asset, need
 from .model import pick_device, sample
-from .tokenizer import TOKENIZER_PATH, Tokenizer
+from .tokenizer import TOKENIZER_PATH, Tokenizer, trailing_var
 from .checkpoint import load_checkpoint
 from .evaluate import future_dates, plot_fan
 
@@ -75,9 +75,36 @@ class Forecaster:
         q = quantile_table(paths, float(candles['Close'].iloc[-1]), future_dates(candles.index, horizon))
         return Forecast(paths, q, candles)
 
+    def sample_at(self, candles: pd.DataFrame, origins, horizon=32, n_paths=256, seeds=None, temperature=1.0, top_k=None,
+                  top_p=None, max_rows=4096) -> np.ndarray:
+        """Daily log returns [len(origins), n_paths, horizon] sampled after each origin (a position in `candles`), the
+        paths `sample(candles.iloc[:origin + 1], seed=seeds[k])` gives: the tokenizer is causal, so the history is
+        encoded once and each origin's context is a slice of it; origins share batched calls of up to `max_rows` paths."""
+        seq_len, origins = self.model.cfg.seq_len, np.asarray(origins)
+        need(0 < horizon < seq_len, f"horizon {horizon} must be in 1..{seq_len - 1}, the model's context; use a shorter horizon")
+        need(len(origins) and origins.min() >= 1, "every origin needs at least 2 candles up to it (one seeds the tokenizer)")
+        context_len = min(self.context_len or seq_len, seq_len - horizon)
+        stream, var = self.tokenizer.encode(candles), trailing_var(candles)     # token i is candle i+1
+        seeds = np.arange(len(origins)) if seeds is None else np.asarray(seeds)
+        out = np.empty((len(origins), n_paths, horizon))
+        starts = np.maximum(origins - context_len, 0)
+        for length in np.unique(origins - starts):                          # prompts of one call share a length
+            group = np.flatnonzero(origins - starts == length)
+            for part in np.array_split(group, math.ceil(len(group) * n_paths / max_rows)):
+                prompts = np.stack([stream[starts[k]:origins[k]] for k in part])
+                tokens = sample(self.model, prompts, horizon, len(part) * n_paths, temperature, top_k, top_p,
+                                seed=[int(seeds[k]) for k in part]).cpu().numpy()
+                out[part] = self.tokenizer.decode_returns(tokens, np.repeat(var[origins[part]], n_paths)).reshape(len(part), n_paths, horizon)
+        return out
+
     def method(self, temperature=1.0, top_k=None, top_p=None):
-        "The forecaster as an evaluation method: method(history, horizon, n_paths, seed) -> daily log returns [n_paths, horizon]."
-        return lambda history, horizon, n_paths, seed: self.sample(history, horizon, n_paths, seed, temperature, top_k, top_p)
+        """The forecaster as an evaluation method: method(history, horizon, n_paths, seed) -> daily log returns
+        [n_paths, horizon]; `method.at_origins(df, origins, horizon, n_paths, seeds)` samples many origins at once."""
+        def method(history, horizon, n_paths, seed):
+            return self.sample(history, horizon, n_paths, seed, temperature, top_k, top_p)
+        method.at_origins = lambda df, origins, horizon, n_paths, seeds: self.sample_at(
+            df, origins, horizon, n_paths, seeds, temperature, top_k, top_p)
+        return method
 
 # %% ../nbs/03b_forecast.ipynb #38026487
 def forecast_cli(*,

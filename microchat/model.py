@@ -199,6 +199,11 @@ class GPT(nn.Module):
         return logits, (ce * m).sum() / m.sum().clamp(min=1)
 
 # %% ../nbs/00c_model.ipynb #7884bf55
+def _uniform(n, gen, device):
+    "n uniform numbers [n, 1]; with a list of generators (one per prompt), each draws for its own prompt's rows in turn."
+    if not isinstance(gen, list): return torch.rand(n, 1, generator=gen, device=device)
+    return torch.cat([torch.rand(n // len(gen), 1, generator=g, device=device) for g in gen])
+
 def _pick(logits, temperature, top_k, top_p, gen):
     "One token per row [B, 1] from last-position logits [B, vocab]."
     if temperature == 0: return logits.argmax(-1, keepdim=True)
@@ -213,7 +218,7 @@ def _pick(logits, temperature, top_k, top_p, gen):
         logits = logits.scatter(-1, order, srt.masked_fill(drop, float('-inf')))
     # inverse CDF: one uniform per row; multinomial draws a random number for every one of the 512 tokens
     cdf = logits.softmax(-1).cumsum(-1)
-    u = torch.rand(cdf.size(0), 1, generator=gen, device=cdf.device) * cdf[:, -1:]
+    u = _uniform(cdf.size(0), gen, cdf.device) * cdf[:, -1:]
     return torch.searchsorted(cdf, u, right=True).clamp_(max=cdf.size(-1) - 1)  # first token whose cdf exceeds u
 
 def _setup(model, prompt, n_new, n_paths, seed):
@@ -225,12 +230,17 @@ def _setup(model, prompt, n_new, n_paths, seed):
     assert n_paths % prompt.size(0) == 0, f"n_paths={n_paths} is not a multiple of the {prompt.size(0)} prompts"
     assert 0 < n_new < model.cfg.seq_len, f"n_new={n_new} must be in 1..{model.cfg.seq_len - 1}"
     prompt = prompt[:, -(model.cfg.seq_len - n_new):]
-    gen = None if seed is None else torch.Generator(device).manual_seed(seed)
+    if seed is None: gen = None
+    elif isinstance(seed, int): gen = torch.Generator(device).manual_seed(seed)
+    else:  # a seed per prompt: its paths draw exactly the numbers they would draw if it were sampled alone
+        assert len(seed) == prompt.size(0), f"{len(seed)} seeds for {prompt.size(0)} prompts"
+        gen = [torch.Generator(device).manual_seed(int(s)) for s in seed]
     return device, prompt, n_paths // prompt.size(0), gen
 
 @torch.no_grad()
 def sample(model, prompt, n_new, n_paths=None, temperature=1.0, top_k=None, top_p=None, seed=None):
-    "Continue prompt [T] or [B, T] by n_new tokens -> LongTensor [n_paths, n_new]; prefill once, then KV-cached steps."
+    """Continue prompt [T] or [B, T] by n_new tokens -> LongTensor [n_paths, n_new] (the paths of prompt b are rows
+    b*n_paths/B ...); prefill once, then KV-cached steps. `seed`: one int, or one per prompt."""
     device, prompt, reps, gen = _setup(model, prompt, n_new, n_paths, seed)
     dtype = torch.bfloat16 if device.type == 'cuda' else torch.float32  # cache in the autocast compute dtype
     cache = KVCache(model.cfg, prompt.size(0), prompt.size(1) + n_new, device, dtype)

@@ -145,9 +145,10 @@ class Tokenizer:
         return float(df.Close.iloc[-1]), float(trailing_var(df)[-1])
 
     def _returns_and_vars(self, tokens, var: float) -> tuple[np.ndarray, np.ndarray]:
-        "Daily log returns of token paths [N, H] (or [H]) that start with variance `var`, and the variance each day was decoded with."
+        "Daily log returns of token paths [N, H] (or [H]) that start with variance `var` (one, or one per path), and the variance each day was decoded with."
         tokens = np.asarray(tokens); flat = tokens.reshape(-1, tokens.shape[-1])
-        r, v, cur = np.empty(flat.shape), np.empty(flat.shape), np.full(len(flat), var)
+        r, v = np.empty(flat.shape), np.empty(flat.shape)
+        cur = np.broadcast_to(np.asarray(var, np.float64), len(flat)).copy()   # one variance, or one per path
         for t in range(flat.shape[1]):
             v[:, t] = cur
             r[:, t] = self.table[flat[:, t], 0] * scale(cur)

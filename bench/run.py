@@ -236,6 +236,25 @@ def rl_row(tok, frames, rounds, device, episodes=4, group=8) -> Row:
     return Row(name, f"{fmt_s(t['rl'].s)} (rl_step, {asset}, return_mse)", f"{fmt_s(t['sft'].s)} (SFT step)",
                f"{ratio:.2f}x the time", 'report')
 
+def eval_row(tok, frames, rounds, device, n_origins=16) -> Row:
+    """The evaluation of one default-size checkpoint: `n_origins` test-day origins x 256 paths x 32 days of ^GSPC, all
+    origins in batched calls (`Forecaster.sample_at`, what `mqc eval` runs) vs one origin at a time (`forecast_at`)."""
+    from microchat.forecast import Forecaster
+    from microchat.evaluate import forecast_at
+    asset = '^GSPC' if '^GSPC' in frames else next(iter(frames))
+    df = frames[asset]
+    torch.manual_seed(0)
+    fc = Forecaster(GPT(GPTConfig()).to(device), tok, context_len=CONTEXT)
+    origins = np.flatnonzero(df.index >= tok.split.test_start)[:-HORIZON][::5][:n_origins]
+    method = fc.method()
+    t = race({'batched': lambda: fc.sample_at(df, origins, HORIZON, PATHS, seeds=np.arange(len(origins))),
+              'loop': lambda: [forecast_at(df, df.index[o], method, HORIZON, PATHS, k) for k, o in enumerate(origins)]},
+             rounds, device)
+    per = {k: v.s / len(origins) for k, v in t.items()}
+    return Row(f'evaluation, {len(origins)} origins x {PATHS} paths x {HORIZON} days ({asset}, default model)',
+               f"{fmt_s(per['batched'])}/origin (batched)", f"{fmt_s(per['loop'])}/origin (one origin at a time)",
+               f"{per['loop'] / per['batched']:.2f}x", 'report')
+
 def pipeline_row(run: bool) -> Row:
     "Wall time and peak RSS of `mqc pipeline --quick` in a scratch folder (a copy of data/), as a child process."
     name = 'quickstart: mqc pipeline --quick'
@@ -303,6 +322,7 @@ def main(argv=None):
     log(f"training step, batch {q['batch']}"); rows += training_rows(streams, q['batch'], q['train_rounds'], device, compiled=not a.quick)
     log('sampling'); rows += sampling_rows(streams, q['nocache_paths'], q['single_calls'], q['sample_rounds'], device)
     log('RL step'); rows.append(rl_row(tok, frames, q['rl_rounds'], device))
+    log('evaluation'); rows.append(eval_row(tok, frames, q['rl_rounds'], device))
     log('quickstart'); rows.append(pipeline_row(a.pipeline))
     table = text_table(rows)
     print(table)

@@ -125,11 +125,16 @@ class VQVAE(nn.Module):
 # %% ../nbs/00_tokenizer.ipynb #389fc704
 class Tokenizer:
     "The causal candle tokenizer: a fitted VQ-VAE, the training-day feature statistics and the split it was fitted with."
-    def __init__(self, vq: VQVAE, mean: np.ndarray, std: np.ndarray, split: Split):
+    def __init__(self, vq: VQVAE, mean: np.ndarray, std: np.ndarray, split: Split, pool_codes, pool_features):
         self.vq, self.mean, self.std, self.split = vq.eval(), np.asarray(mean, np.float64), np.asarray(std, np.float64), split
         with torch.no_grad(): table = vq.decoder(vq.codebook).double().numpy()
         self.table = table * self.std + self.mean        # code -> the five features in units of sigma
         self.vocab_size = vq.cfg.vocab_size              # token ids a model over this tokenizer may emit
+        # the training candles of each code (their unclipped features in units of sigma), sorted by code: a decoded
+        # path draws from them, so it keeps the spread inside a code and the tails that one centre per code loses
+        self.pool_codes, self.pool_features = np.asarray(pool_codes, np.int64), np.asarray(pool_features, np.float64)
+        self._pool_start = np.searchsorted(self.pool_codes, np.arange(self.vocab_size))
+        self._pool_count = np.bincount(self.pool_codes, minlength=self.vocab_size)
         self.hash = self._hash()
 
     def normalise(self, df: pd.DataFrame) -> np.ndarray:
@@ -144,27 +149,37 @@ class Tokenizer:
         "(last close, variance) after the last candle of `df`: where a decoded continuation starts from."
         return float(df.Close.iloc[-1]), float(trailing_var(df)[-1])
 
-    def _returns_and_vars(self, tokens, var: float) -> tuple[np.ndarray, np.ndarray]:
-        "Daily log returns of token paths [N, H] (or [H]) that start with variance `var` (one, or one per path), and the variance each day was decoded with."
+    def features(self, tokens, rng: np.random.Generator | None = None) -> np.ndarray:
+        """The five features (units of sigma) of each token [...] -> [..., 5]: with `rng`, one training candle of the
+        token's code drawn at random; without, the code's decoded centre (codes no training candle used: always it)."""
+        tokens = np.asarray(tokens)
+        if rng is None: return self.table[tokens]
+        count = self._pool_count[tokens]
+        j = self._pool_start[tokens] + (rng.random(tokens.shape) * count).astype(np.int64)
+        return np.where((count > 0)[..., None], self.pool_features[np.minimum(j, len(self.pool_features) - 1)], self.table[tokens])
+
+    def _features_and_vars(self, tokens, var, rng=None) -> tuple[np.ndarray, np.ndarray]:
+        "Features [N, H, 5] (or [H, 5]) of token paths that start with variance `var` (one, or one per path), and the variance each day was decoded with."
         tokens = np.asarray(tokens); flat = tokens.reshape(-1, tokens.shape[-1])
-        r, v = np.empty(flat.shape), np.empty(flat.shape)
+        f, v = self.features(flat, rng), np.empty(flat.shape)
         cur = np.broadcast_to(np.asarray(var, np.float64), len(flat)).copy()   # one variance, or one per path
         for t in range(flat.shape[1]):
             v[:, t] = cur
-            r[:, t] = self.table[flat[:, t], 0] * scale(cur)
-            cur = DECAY * cur + (1 - DECAY) * r[:, t] ** 2     # the trailing-variance recursion, along the path
-        return r.reshape(tokens.shape), v.reshape(tokens.shape)
+            r = f[:, t, 0] * scale(cur)
+            cur = DECAY * cur + (1 - DECAY) * r ** 2     # the trailing-variance recursion, along the path
+        return f.reshape(*tokens.shape, 5), v.reshape(tokens.shape)
 
-    def decode_returns(self, tokens, var: float) -> np.ndarray:
-        "Daily log returns of token paths [N, H] (or [H]) that start with variance `var`; vectorised over paths."
-        return self._returns_and_vars(tokens, var)[0]
+    def decode_returns(self, tokens, var, rng: np.random.Generator | None = None) -> np.ndarray:
+        """Daily log returns of token paths [N, H] (or [H]) that start with variance `var` (one, or one per path);
+        with `rng`, each token's features are drawn from its code's training candles (see `features`)."""
+        f, v = self._features_and_vars(tokens, var, rng)
+        return f[..., 0] * scale(v)
 
-    def decode(self, tokens, last_close: float, var: float, dates=None) -> pd.DataFrame:
+    def decode(self, tokens, last_close: float, var: float, dates=None, rng: np.random.Generator | None = None) -> pd.DataFrame:
         "Candles (Open, High, Low, Close) of a 1-D token path that starts after a close of `last_close`."
-        tokens = np.asarray(tokens)
-        r, v = self._returns_and_vars(tokens, var)
-        f = self.table[tokens] * scale(v)[:, None]
-        c = np.log(last_close) + np.cumsum(r)
+        f, v = self._features_and_vars(np.asarray(tokens), var, rng)
+        f = f * scale(v)[:, None]
+        c = np.log(last_close) + np.cumsum(f[:, 0])
         o = c - f[:, 1]
         top, bot = np.maximum(o, c), np.minimum(o, c)
         h, l = top + np.maximum(f[:, 2], 0), bot - np.maximum(f[:, 3], 0)
@@ -172,11 +187,13 @@ class Tokenizer:
 
     def _state_dict(self) -> dict:
         return {'config': asdict(self.vq.cfg), 'model': self.vq.state_dict(), 'mean': self.mean.tolist(),
-                'std': self.std.tolist(), 'split': self.split.to_dict()}
+                'std': self.std.tolist(), 'split': self.split.to_dict(), 'pool_codes': torch.from_numpy(self.pool_codes),
+                'pool_features': torch.from_numpy(self.pool_features)}
 
     def _hash(self) -> str:
-        h = hashlib.sha256(json.dumps({k: v for k, v in self._state_dict().items() if k != 'model'}, sort_keys=True).encode())
-        for k, v in sorted(self.vq.state_dict().items()): h.update(k.encode()); h.update(v.detach().cpu().numpy().tobytes())
+        tensors = {**{f'model.{k}': v for k, v in self.vq.state_dict().items()}, 'pool_codes': self.pool_codes, 'pool_features': self.pool_features}
+        h = hashlib.sha256(json.dumps({k: v for k, v in self._state_dict().items() if k not in ('model', 'pool_codes', 'pool_features')}, sort_keys=True).encode())
+        for k, v in sorted(tensors.items()): h.update(k.encode()); h.update(np.asarray(v.detach().cpu() if torch.is_tensor(v) else v).tobytes())
         return h.hexdigest()[:12]
 
     def save(self, path=TOKENIZER_PATH) -> Path:
@@ -191,7 +208,7 @@ class Tokenizer:
         try:
             d = torch.load(path, map_location='cpu', weights_only=True)
             vq = VQVAE(TokenizerConfig(**d['config'])); vq.load_state_dict(d['model'])
-            tok = cls(vq, d['mean'], d['std'], Split.from_dict(d['split']))
+            tok = cls(vq, d['mean'], d['std'], Split.from_dict(d['split']), d['pool_codes'].numpy(), d['pool_features'].numpy())
         except Exception as e: raise TokenizerError(f"{path}: not a microchat tokenizer ({type(e).__name__}); delete it and run `mqc tokenize`") from None
         if tok.hash != d.get('hash'): raise TokenizerError(f"{path}: content does not match its hash (corrupted?); run `mqc tokenize` again")
         return tok
@@ -225,7 +242,10 @@ def fit_tokenizer(frames: dict, split: Split, cfg: TokenizerConfig | None = None
         _, _, loss = vq(x[idx])
         opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); sched.step()
         if step % 100 == 0: bar.set_postfix(loss=f"{loss.item():.4f}")
-    return Tokenizer(vq, mean, std, split)
+    vq.eval()
+    with torch.no_grad(): codes = torch.cat([vq.quantize(vq.encoder(part)) for part in x.split(65536)]).numpy()
+    order = np.argsort(codes, kind='stable')
+    return Tokenizer(vq, mean, std, split, codes[order], f[order])
 
 def token_streams(tok: Tokenizer, frames: dict) -> dict[str, pd.Series]:
     "Each asset's tokens, indexed by candle date (one stream per asset: never glue two assets together)."

@@ -12,9 +12,10 @@ import matplotlib.pyplot as plt
 from .data import atomic_write
 
 # %% auto #0
-__all__ = ['EvalError', 'log_returns', 'training_returns', 'random_walk', 'bootstrap', 'garch', 'crps_samples', 'score',
-           'rolling_origins', 'forecast_at', 'scores_by_horizon', 'summarize', 'evaluate', 'sign_test', 'to_markdown',
-           'save_report', 'future_dates', 'plot_fan', 'plot_calibration', 'plot_crps_by_horizon']
+__all__ = ['BASELINES', 'EvalError', 'log_returns', 'training_returns', 'random_walk', 'bootstrap', 'garch', 'crps_samples',
+           'score', 'rolling_origins', 'forecast_at', 'scores_by_horizon', 'summarize', 'evaluate', 'newey_west_var',
+           'dm_test', 'to_markdown', 'save_report', 'future_dates', 'plot_fan', 'plot_calibration',
+           'plot_crps_by_horizon']
 
 # %% ../nbs/03a_evaluate.ipynb #7a3eee5c
 class EvalError(ValueError):
@@ -59,11 +60,11 @@ def garch(max_obs: int = 1500):
 
 # %% ../nbs/03a_evaluate.ipynb #1780af24
 def crps_samples(samples, y) -> np.ndarray:
-    "CRPS of the empirical distribution of `samples` [..., n] at the outcomes `y` [...]: E|X-y| - 0.5 E|X-X'|."
+    "Fair CRPS of the distribution behind `samples` [..., n] at the outcomes `y` [...]: E|X-y| - E|X-X'|/2 over distinct pairs."
     x = np.sort(np.asarray(samples, dtype=float), axis=-1)
     y = np.asarray(y, dtype=float)[..., None]
     n = x.shape[-1]
-    spread = (x * (2 * np.arange(1, n + 1) - n - 1)).sum(-1) / n**2  # = 0.5 E|X-X'| over all n² pairs
+    spread = (x * (2 * np.arange(1, n + 1) - n - 1)).sum(-1) / (n * (n - 1))  # = 0.5 E|X-X'| over the n(n-1) pairs
     return np.abs(x - y).mean(-1) - spread
 
 # %% ../nbs/03a_evaluate.ipynb #417f3c70
@@ -74,27 +75,26 @@ def score(paths, realised, horizons=(1, 5, 10, 32)) -> pd.DataFrame:
     rows = []
     for h in horizons:
         x, y = cum[..., h - 1], cum_real[:, h - 1]
-        q05, q10, med, q90, q95 = np.quantile(x, [.05, .10, .5, .90, .95], axis=-1)
-        vol_fc = np.sqrt((paths[..., :h] ** 2).mean((-2, -1)))
-        vol_real = np.sqrt((realised[:, :h] ** 2).mean(-1))
-        with np.errstate(divide='ignore', invalid='ignore'):
-            vol_logratio = np.log(vol_fc / vol_real) if h >= 5 else np.full(len(y), np.nan)
+        q05, q10, q25, med, q75, q90, q95 = np.quantile(x, [.05, .10, .25, .5, .75, .90, .95], axis=-1)
+        var = np.maximum(x.var(-1, ddof=1), 1e-12)
         rows.append(pd.DataFrame(dict(
             horizon=h, realised=y, median=med, crps=crps_samples(x, y),
             pit=((x < y[:, None]).mean(-1) + 0.5 * (x == y[:, None]).mean(-1)),
-            cover80=(q10 <= y) & (y <= q90), cover90=(q05 <= y) & (y <= q95),
-            direction=np.sign(med) * np.sign(y) > 0,
-            vol_fc=vol_fc, vol_real=vol_real, vol_logratio=np.where(np.isfinite(vol_logratio), vol_logratio, np.nan))))
+            cover50=(q25 <= y) & (y <= q75), cover80=(q10 <= y) & (y <= q90), cover90=(q05 <= y) & (y <= q95),
+            direction=np.sign(med) * np.sign(y) > 0, sd=np.sqrt(var), qlike=np.log(var) + y ** 2 / var)))
     return pd.concat(rows, ignore_index=True)
 
 # %% ../nbs/03a_evaluate.ipynb #43bbd7c9
-def rolling_origins(df: pd.DataFrame, split, step: int = 5, horizon: int = 32) -> pd.DatetimeIndex:
-    "Every `step`-th day from `split.test_start` on whose next `horizon` days are all in `df`."
-    first = df.index.searchsorted(split.test_start)
-    origins = df.index[np.arange(first, len(df) - horizon, step)]
+def rolling_origins(df: pd.DataFrame, split, step: int = 5, horizon: int = 32, part: str = 'test') -> pd.DatetimeIndex:
+    """Every `step`-th day of the `part` period ('test': from `split.test_start`; 'val': from `split.val_start`) whose
+    next `horizon` days are in `df` and, for 'val', before the test period: validation never sees a test day."""
+    first = df.index.searchsorted(split.test_start if part == 'test' else split.val_start)
+    end = len(df) if part == 'test' else df.index.searchsorted(split.test_start)
+    origins = df.index[np.arange(first, end - horizon, step)]
     if len(origins) == 0:
-        raise EvalError(f"no forecast origins: the test period from {pd.Timestamp(split.test_start).date()} has fewer than "
-                        f"{horizon + 1} days; use a shorter horizon or an earlier test split")
+        start = split.test_start if part == 'test' else split.val_start
+        raise EvalError(f"no forecast origins: the {part} period from {pd.Timestamp(start).date()} has fewer than "
+                        f"{horizon + 1} days; use a shorter horizon or an asset with a longer history")
     return origins
 
 def _checked(paths, shape, name, origin) -> np.ndarray:
@@ -113,27 +113,32 @@ def forecast_at(df: pd.DataFrame, origin, method, horizon: int, n_paths: int = 2
     return _checked(method(df.loc[:origin].copy(), horizon, n_paths, seed), (n_paths, horizon), name, origin)
 
 # %% ../nbs/03a_evaluate.ipynb #1ecc5eab
-def scores_by_horizon(per_origin: pd.DataFrame) -> pd.DataFrame:
-    "Tidy table: one row per (method, horizon) with each score averaged over origins."
-    g = per_origin.assign(volerr=per_origin.vol_logratio.abs()).groupby(['method', 'horizon'], sort=False)
-    return g.agg(origins=('crps', 'size'), crps=('crps', 'mean'), cov80=('cover80', 'mean'), cov90=('cover90', 'mean'),
-                 dir=('direction', 'mean'), volerr=('volerr', 'mean')).reset_index()
+BASELINES = ('random_walk', 'bootstrap', 'garch')
 
-def summarize(per_origin: pd.DataFrame, horizon: int | None = None) -> pd.DataFrame:
-    "One row per method: `crps@h` for every horizon, then cov80, cov90, dir, volerr at `horizon` (default: the longest)."
+def scores_by_horizon(per_origin: pd.DataFrame) -> pd.DataFrame:
+    "Tidy table: one row per (method, horizon) with each score averaged over origins, and the CRPS skill against each baseline present."
+    g = per_origin.groupby(['method', 'horizon'], sort=False)
+    long = g.agg(origins=('crps', 'size'), crps=('crps', 'mean'), cov50=('cover50', 'mean'), cov80=('cover80', 'mean'),
+                 cov90=('cover90', 'mean'), dir=('direction', 'mean'), qlike=('qlike', 'mean')).reset_index()
+    for b in BASELINES:
+        if b in set(long.method):
+            base = long[long.method == b].set_index('horizon').crps
+            long[f'skill vs {b}'] = 1 - long.crps / long.horizon.map(base)
+    return long
+
+def summarize(per_origin: pd.DataFrame) -> pd.DataFrame:
+    "One row per method: `crps@h`, `cov80@h` and `cov90@h` for every horizon h, and the number of origins."
     long = scores_by_horizon(per_origin)
-    h = int(horizon or long.horizon.max())
-    crps = long.pivot(index='method', columns='horizon', values='crps').rename(columns=lambda c: f'crps@{c}')
-    at_h = long[long.horizon == h].set_index('method')[['cov80', 'cov90', 'dir', 'volerr']].add_suffix(f'@{h}')
-    origins = long[long.horizon == h].set_index('method')['origins']
-    return crps.join(at_h).join(origins).loc[list(long.method.unique())]
+    wide = long.pivot(index='method', columns='horizon', values=['crps', 'cov80', 'cov90'])
+    wide.columns = [f'{score}@{h}' for score, h in wide.columns]
+    return wide.join(long.groupby('method').origins.first()).loc[list(long.method.unique())]
 
 def evaluate(df: pd.DataFrame, methods: dict, split, step: int = 5, horizons=(1, 5, 10, 32), n_paths: int = 256,
-             seed: int = 0, progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
-    "Rolling-origin evaluation of `methods` (name -> method) over the test period: returns (summary, per_origin)."
+             seed: int = 0, progress: bool = True, part: str = 'test') -> tuple[pd.DataFrame, pd.DataFrame]:
+    "Rolling-origin evaluation of `methods` (name -> method) over the `part` period: returns (summary, per_origin)."
     horizons = tuple(sorted(horizons))
     H = horizons[-1]
-    origins = rolling_origins(df, split, step, H)
+    origins = rolling_origins(df, split, step, H, part)
     idx = df.index.get_indexer(origins)
     log_close = np.log(df['Close'].to_numpy())
     realised = np.diff(log_close[idx[:, None] + np.arange(H + 1)], axis=1)  # [O, H] daily log returns after each origin
@@ -153,25 +158,23 @@ def evaluate(df: pd.DataFrame, methods: dict, split, step: int = 5, horizons=(1,
     return summarize(per_origin), per_origin
 
 # %% ../nbs/03a_evaluate.ipynb #99ddf9ab
-def _binom_two_sided(k: int, n: int) -> float:
-    "Two-sided sign-test p-value for k successes out of n fair coin flips."
-    if n == 0: return 1.0
-    tail = sum(math.comb(n, i) for i in range(min(k, n - k) + 1))
-    return min(1.0, 2 * tail / 2**n)  # exact: Python integers, one division at the end
+def newey_west_var(d: np.ndarray, lags: int) -> float:
+    "Long-run variance of the series `d` (the variance of its mean times n): autocovariances up to `lags`, Bartlett weights."
+    d = np.asarray(d, float) - np.mean(d)
+    n, v = len(d), float(d @ d) / len(d)
+    for k in range(1, min(lags, n - 1) + 1): v += 2 * (1 - k / (lags + 1)) * float(d[k:] @ d[:-k]) / n
+    return max(v, 1e-300)
 
-def sign_test(per_origin: pd.DataFrame, a: str, b: str, horizon: int = 32, metric: str = 'crps', non_overlapping: bool = True) -> dict:
-    "Paired two-sided sign test over origins: does `a` get a lower `metric` than `b` more often than chance?"
+def dm_test(per_origin: pd.DataFrame, a: str, b: str, horizon: int = 32, metric: str = 'crps') -> dict:
+    "Diebold-Mariano test of `a` against `b` on `metric` at `horizon`, Newey-West errors for overlapping windows; mean_diff < 0: `a` is better."
     rows = per_origin[per_origin.horizon == horizon]
-    pairs = rows.pivot(index='origin_idx', columns='method', values=metric)[[a, b]].dropna()
-    if non_overlapping:  # keep origins at least `horizon` days apart
-        keep, last = [], None
-        for i in pairs.index:
-            if last is None or i - last >= horizon: keep.append(i); last = i
-        pairs = pairs.loc[keep]
-    diff = pairs[a] - pairs[b]
-    a_better, b_better = int((diff < 0).sum()), int((diff > 0).sum())
-    return dict(a=a, b=b, horizon=horizon, pairs=a_better + b_better, a_better=a_better, b_better=b_better,
-                ties=len(diff) - a_better - b_better, mean_diff=float(diff.mean()), p_value=_binom_two_sided(a_better, a_better + b_better))
+    pairs = rows.pivot(index='origin_idx', columns='method', values=metric)[[a, b]].dropna().sort_index()
+    d = (pairs[a] - pairs[b]).to_numpy()
+    step = int(np.median(np.diff(pairs.index))) if len(pairs) > 1 else horizon
+    lags = max(0, math.ceil(horizon / step) - 1)
+    stat = float(d.mean() / math.sqrt(newey_west_var(d, lags) / len(d))) if len(d) > 1 else 0.0
+    p = math.erfc(abs(stat) / math.sqrt(2))                       # two-sided, standard normal
+    return dict(a=a, b=b, horizon=horizon, origins=len(d), lags=lags, mean_diff=float(d.mean()), stat=stat, p_value=p)
 
 # %% ../nbs/03a_evaluate.ipynb #7b7fdf74
 def to_markdown(df: pd.DataFrame, floatfmt: str = '.4g') -> str:

@@ -40,6 +40,10 @@ class Forecast:
         "Fan chart of the paths' closes after the history, with the `realised` candles (or closes) if given."
         return plot_fan(self.history, self.paths, realised, lookback, title)
 
+def _decode_rng(seed) -> np.random.Generator:
+    "The generator that draws decoded candles from their codes' training candles: a function of the sampling seed."
+    return np.random.default_rng(None if seed is None else [seed, 1])
+
 class Forecaster:
     "A model and its tokenizer, ready to forecast whole paths from a DataFrame of daily candles."
     def __init__(self, model, tokenizer: Tokenizer, context_len: int | None = None, info: dict | None = None):
@@ -66,7 +70,7 @@ class Forecaster:
         tokens = self.tokenizer.encode(candles)[-context_len:]
         _, var = self.tokenizer.state(candles)
         sampled = sample(self.model, tokens, horizon, n_paths, temperature, top_k, top_p, seed)
-        return self.tokenizer.decode_returns(sampled.cpu().numpy(), var)
+        return self.tokenizer.decode_returns(sampled.cpu().numpy(), var, _decode_rng(seed))
 
     def forecast(self, candles: pd.DataFrame, horizon=32, n_paths=256, seed=None, temperature=1.0, top_k=None,
                  top_p=None) -> Forecast:
@@ -93,8 +97,9 @@ class Forecaster:
             for part in np.array_split(group, math.ceil(len(group) * n_paths / max_rows)):
                 prompts = np.stack([stream[starts[k]:origins[k]] for k in part])
                 tokens = sample(self.model, prompts, horizon, len(part) * n_paths, temperature, top_k, top_p,
-                                seed=[int(seeds[k]) for k in part]).cpu().numpy()
-                out[part] = self.tokenizer.decode_returns(tokens, np.repeat(var[origins[part]], n_paths)).reshape(len(part), n_paths, horizon)
+                                seed=[int(seeds[k]) for k in part]).cpu().numpy().reshape(len(part), n_paths, horizon)
+                for k, paths in zip(part, tokens):
+                    out[k] = self.tokenizer.decode_returns(paths, var[origins[k]], _decode_rng(int(seeds[k])))
         return out
 
     def method(self, temperature=1.0, top_k=None, top_p=None):

@@ -18,7 +18,8 @@ from .data import DATA_DIR, PRICES, Split, atomic_write, load_assets, make_split
 # %% auto #0
 __all__ = ['FEATURES', 'VOCAB_SIZE', 'HALFLIFE', 'DECAY', 'MIN_VAR', 'TOKENIZER_PATH', 'CLIP', 'TokenizerError',
            'candle_features', 'trailing_var', 'scale', 'scaled_features', 'TokenizerConfig', 'kmeans', 'VQVAE',
-           'Tokenizer', 'train_features', 'fit_tokenizer', 'token_streams', 'tokenizer_quality', 'tokenize']
+           'Tokenizer', 'train_features', 'fit_tokenizer', 'token_streams', 'fidelity_table', 'tokenizer_quality',
+           'tokenize']
 
 # %% ../nbs/00_tokenizer.ipynb #d4c465ce
 FEATURES = ['log_return', 'body', 'upper_wick', 'lower_wick', 'range']
@@ -256,32 +257,80 @@ def _perplexity(codes: np.ndarray, k: int) -> float:
     p = np.bincount(codes, minlength=k) / len(codes)
     return float(np.exp(-(p[p > 0] * np.log(p[p > 0])).sum()))
 
+def _fidelity(tok: Tokenizer, df: pd.DataFrame, mask: np.ndarray, rng, every=5, horizon=32) -> dict:
+    """How decoding keeps the size of real moves on the candles `mask` selects (token i is candle i+1): each token's
+    return drawn from its code's training candles with the true volatility, against the real return; and the
+    decoder's volatility state after 10 and 32 days of decoding the real continuation, against the true one."""
+    c, v = tok.encode(df), trailing_var(df)
+    r, sc = np.diff(np.log(df['Close'].to_numpy())), scale(v[:-1])
+    idx = np.flatnonzero(mask)
+    real, hat = r[idx], tok.features(c[idx], rng)[:, 0] * sc[idx]
+    origins = np.array([i for i in idx[::every] if i + horizon < len(c) and mask[i + horizon]], dtype=np.int64)
+    out = dict(real=real, hat=hat, z=real / sc[idx], true_var={}, dec_var={})
+    if len(origins):
+        _, dec = tok._features_and_vars(np.stack([c[i:i + horizon + 1] for i in origins]), v[origins], rng)
+        for h in (10, 32): out['true_var'][h], out['dec_var'][h] = v[origins + h], dec[:, h]   # state after h days
+    return out
+
+def fidelity_table(tok: Tokenizer, frames: dict, parts=('val', 'test'), seed=0) -> pd.DataFrame:
+    """Per asset and part: decoded/real RMS of daily returns, decoded/real size on |z| >= 4 days (z: return in units
+    of the trailing volatility), and the decoded/true volatility state after 10 and 32 days of real continuations."""
+    masks = {'train': tok.split.train_mask, 'val': tok.split.val_mask, 'test': tok.split.test_mask}
+    rows = {}
+    for part in parts:
+        runs = {t: _fidelity(tok, df, masks[part](df.index[1:]), np.random.default_rng(seed)) for t, df in frames.items()
+                if masks[part](df.index[1:]).sum() > 32}
+        for t, f in {**runs, 'all': {k: np.concatenate([g[k] for g in runs.values()]) if k in ('real', 'hat', 'z') else
+                                     {h: np.concatenate([g[k][h] for g in runs.values() if h in g[k]] or [np.ones(1)]) for h in (10, 32)}
+                                     for k in ('real', 'hat', 'z', 'true_var', 'dec_var')}}.items():
+            big = np.abs(f['z']) >= 4
+            rows[(t, part)] = {'RMS ratio': np.sqrt((f['hat'] ** 2).mean() / (f['real'] ** 2).mean()),
+                               '|z|>=4 size': np.abs(f['hat'][big]).sum() / np.abs(f['real'][big]).sum() if big.any() else np.nan,
+                               '|z|>=4 days': int(big.sum()),
+                               **{f'vol ratio @{h}': np.sqrt(f['dec_var'][h].mean() / f['true_var'][h].mean()) if len(f['true_var'].get(h, [])) else np.nan
+                                  for h in (10, 32)}}
+    return pd.DataFrame(rows).T.rename_axis(['asset', 'part'])
+
 def tokenizer_quality(tok: Tokenizer, frames: dict, kmeans_iters=30, seed=0) -> pd.DataFrame:
-    "The quality table: codebook usage on training days, test-day reconstruction vs k-means, close error in bps."
+    """The quality table: codebook usage, reconstruction against k-means, decoding fidelity and close error, judged
+    on **validation** days (the gate: `ok`), with the test days printed beside them."""
     k, s = tok.vocab_size, tok.split
     train_codes = np.concatenate([tok.encode(df)[s.train_mask(df.index[1:])] for df in frames.values()])
-    test = [(tok.normalise(df), tok.encode(df), df) for df in frames.values()]
-    test = [(x[m], c[m], df, m) for x, c, df in test for m in [s.test_mask(df.index[1:])] if m.any()]
-    x_test = np.concatenate([x for x, *_ in test]); c_test = np.concatenate([c for _, c, *_ in test])
-    recon = (tok.table[c_test] - tok.mean) / tok.std
-    rmse = float(np.sqrt(((recon - x_test) ** 2).mean()))
     x_train = torch.from_numpy(np.clip((train_features(frames, s) - tok.mean) / tok.std, -CLIP, CLIP).astype(np.float32))
     cent = kmeans(x_train, k, iters=kmeans_iters, seed=seed)
-    xt = torch.from_numpy(x_test)
-    km_rmse = float(((xt - cent[torch.cdist(xt, cent).argmin(1)]) ** 2).mean().sqrt())
-    # close error: decode each test candle's return from its token, the real previous close and the real volatility
-    err = np.concatenate([np.abs(tok.table[c, 0] * scale(trailing_var(df)[:-1][m]) - candle_features(df)[m, 0])
-                          for _, c, df, m in test]) * 1e4
-    used = len(np.unique(train_codes)) / k
-    rows = [('codes used on training days', f"{used:.1%}", '>= 90%', used >= 0.9),
-            ('usage perplexity (training days)', f"{_perplexity(train_codes, k):.0f}", '>= 256', _perplexity(train_codes, k) >= 256),
-            ('usage perplexity (test days)', f"{_perplexity(c_test, k):.0f}", '', None),
-            ('feature RMSE, VQ-VAE (test)', f"{rmse:.4f}", '', None),
-            (f'feature RMSE, k-means {k} (test)', f"{km_rmse:.4f}", '', None),
-            ('VQ-VAE / k-means RMSE', f"{rmse / km_rmse:.3f}", '<= 1.10', rmse / km_rmse <= 1.10),
-            ('close error, median bps (test)', f"{np.median(err):.1f}", '', None),
-            ('close error, 95th pct bps (test)', f"{np.percentile(err, 95):.1f}", '', None)]
-    return pd.DataFrame(rows, columns=['metric', 'value', 'target', 'ok']).set_index('metric')
+    fid = fidelity_table(tok, frames, seed=seed)
+    def part_stats(part):
+        mask = {'val': s.val_mask, 'test': s.test_mask}[part]
+        held = [(tok.normalise(df)[m], tok.encode(df)[m], df, m) for df in frames.values() for m in [mask(df.index[1:])] if m.any()]
+        x = np.concatenate([h[0] for h in held]); c = np.concatenate([h[1] for h in held])
+        rmse = float(np.sqrt((((tok.table[c] - tok.mean) / tok.std - x) ** 2).mean()))
+        xt = torch.from_numpy(x)
+        km = float(((xt - cent[torch.cdist(xt, cent).argmin(1)]) ** 2).mean().sqrt())
+        # close error: each candle's return from its token's centre, the real previous close and the real volatility
+        err = np.concatenate([np.abs(tok.table[c_, 0] * scale(trailing_var(df)[:-1][m]) - candle_features(df)[m, 0])
+                              for _, c_, df, m in held]) * 1e4
+        f = fid.loc[('all', part)]
+        return {'usage perplexity': _perplexity(c, k), 'VQ-VAE / k-means RMSE': rmse / km,
+                'decoded / real RMS of daily returns': f['RMS ratio'], 'decoded / real size, |z| >= 4 days': f['|z|>=4 size'],
+                'volatility state after 10 days, decoded / true': f['vol ratio @10'],
+                'volatility state after 32 days, decoded / true': f['vol ratio @32'],
+                'close error, median bps': np.median(err), 'close error, p95 bps': np.percentile(err, 95),
+                'close error, p99 bps': np.percentile(err, 99)}
+    val, test = part_stats('val'), part_stats('test')
+    within = lambda lo, hi: (lambda x: lo <= x <= hi)
+    targets = {'usage perplexity': ('', None), 'VQ-VAE / k-means RMSE': ('<= 1.10', lambda x: x <= 1.10),
+               'decoded / real RMS of daily returns': ('0.97-1.03', within(.97, 1.03)),
+               'decoded / real size, |z| >= 4 days': ('>= 0.90', lambda x: x >= .90),
+               'volatility state after 10 days, decoded / true': ('0.97-1.03', within(.97, 1.03)),
+               'volatility state after 32 days, decoded / true': ('0.97-1.03', within(.97, 1.03))}
+    used, ppl = len(np.unique(train_codes)) / k, _perplexity(train_codes, k)
+    rows = [('codes used on training days', f"{used:.1%}", '', '>= 90%', used >= .9),
+            ('usage perplexity, training days', f"{ppl:.0f}", '', '>= 256', ppl >= 256)]
+    for m in val:
+        target, ok = targets.get(m, ('', None))
+        fmt = (lambda x: f"{x:.1f}") if 'bps' in m else (lambda x: f"{x:.0f}") if 'perplexity' in m else (lambda x: f"{x:.3f}")
+        rows.append((m, fmt(val[m]), fmt(test[m]), target, ok(val[m]) if ok else None))
+    return pd.DataFrame(rows, columns=['metric', 'validation', 'test', 'target', 'ok']).set_index('metric')
 
 # %% ../nbs/00_tokenizer.ipynb #e069d170
 def tokenize(*,
@@ -297,4 +346,6 @@ def tokenize(*,
     split = make_split(frames, eval_ticker)
     tok = fit_tokenizer(frames, split, steps=steps, batch=batch, seed=seed, progress=progress)
     tok.save(out)
-    return tok, tokenizer_quality(tok, frames, seed=seed)
+    quality = tokenizer_quality(tok, frames, seed=seed)
+    quality.attrs['per_asset'] = fidelity_table(tok, frames, seed=seed)
+    return tok, quality

@@ -168,9 +168,11 @@ def newey_west_var(d: np.ndarray, lags: int) -> float:
 def dm_test(per_origin: pd.DataFrame, a: str, b: str, horizon: int = 32, metric: str = 'crps') -> dict:
     "Diebold-Mariano test of `a` against `b` on `metric` at `horizon`, Newey-West errors for overlapping windows; mean_diff < 0: `a` is better."
     rows = per_origin[per_origin.horizon == horizon]
-    pairs = rows.pivot(index='origin_idx', columns='method', values=metric)[[a, b]].dropna().sort_index()
+    keys = [k for k in ('asset', 'origin_idx') if k in rows]         # several assets: one series after another
+    pairs = rows.pivot(index=keys, columns='method', values=metric)[[a, b]].dropna().sort_index()
     d = (pairs[a] - pairs[b]).to_numpy()
-    step = int(np.median(np.diff(pairs.index))) if len(pairs) > 1 else horizon
+    gaps = np.diff(pairs.index.get_level_values('origin_idx'))
+    step = int(np.median(gaps[gaps > 0])) if (gaps > 0).any() else horizon
     lags = max(0, math.ceil(horizon / step) - 1)
     stat = float(d.mean() / math.sqrt(newey_west_var(d, lags) / len(d))) if len(d) > 1 else 0.0
     p = math.erfc(abs(stat) / math.sqrt(2))                       # two-sided, standard normal

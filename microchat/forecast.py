@@ -10,14 +10,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import matplotlib.pyplot as plt
+import torch
 from .data import DATA_DIR, atomic_write, load_asset, need
 from .model import pick_device, sample
 from .tokenizer import TOKENIZER_PATH, Tokenizer, trailing_var
-from .checkpoint import load_checkpoint
-from .evaluate import future_dates, plot_fan
+from .checkpoint import load_checkpoint, read_checkpoint
+from .evaluate import crps_samples, future_dates, plot_fan, rolling_origins
 
 # %% auto #0
-__all__ = ['QUANTILES', 'quantile_table', 'Forecast', 'Forecaster', 'forecast_cli']
+__all__ = ['QUANTILES', 'CALIBRATION_GRID', 'quantile_table', 'Forecast', 'Forecaster', 'calibrate_paths', 'fit_calibration',
+           'calibrate', 'forecast_cli']
 
 # %% ../nbs/03b_forecast.ipynb #5d400aa1
 QUANTILES = {'p05': .05, 'p10': .10, 'p25': .25, 'p50': .50, 'p75': .75, 'p90': .90, 'p95': .95}
@@ -48,7 +50,8 @@ class Forecaster:
     "A model and its tokenizer, ready to forecast whole paths from a DataFrame of daily candles."
     def __init__(self, model, tokenizer: Tokenizer, context_len: int | None = None, info: dict | None = None):
         self.model, self.tokenizer, self.context_len = model.eval(), tokenizer, context_len
-        self.info = info or {}     # what the checkpoint says of itself: stage, asset, ...
+        self.info = info or {}     # what the checkpoint says of itself: stage, asset, calibration, ...
+        self.calibration = self.info.get('calibration')   # fitted on validation days by `calibrate`, or None
 
     @classmethod
     def load(cls, checkpoint, tokenizer=TOKENIZER_PATH, device='auto') -> Forecaster:
@@ -61,8 +64,8 @@ class Forecaster:
     def stage(self) -> str | None: return self.info.get('stage')
 
     def sample(self, candles: pd.DataFrame, horizon=32, n_paths=256, seed=None, temperature=1.0, top_k=None,
-               top_p=None) -> np.ndarray:
-        "Daily log returns [n_paths, horizon] of paths sampled after the last candle."
+               top_p=None, calibrated=True) -> np.ndarray:
+        "Daily log returns [n_paths, horizon] of paths sampled after the last candle (calibrated, if the checkpoint is)."
         seq_len = self.model.cfg.seq_len
         need(0 < horizon < seq_len, f"horizon {horizon} must be in 1..{seq_len - 1}, the model's context; use a shorter horizon")
         need(len(candles) >= 2, f"{len(candles)} candle(s) given; a forecast needs at least 2 (one seeds the tokenizer)")
@@ -70,17 +73,18 @@ class Forecaster:
         tokens = self.tokenizer.encode(candles)[-context_len:]
         _, var = self.tokenizer.state(candles)
         sampled = sample(self.model, tokens, horizon, n_paths, temperature, top_k, top_p, seed)
-        return self.tokenizer.decode_returns(sampled.cpu().numpy(), var, _decode_rng(seed))
+        paths = self.tokenizer.decode_returns(sampled.cpu().numpy(), var, _decode_rng(seed))
+        return calibrate_paths(paths, self.calibration) if calibrated and self.calibration else paths
 
     def forecast(self, candles: pd.DataFrame, horizon=32, n_paths=256, seed=None, temperature=1.0, top_k=None,
-                 top_p=None) -> Forecast:
+                 top_p=None, calibrated=True) -> Forecast:
         "Sample `n_paths` continuations of `horizon` days after the last candle -> `Forecast`."
-        paths = self.sample(candles, horizon, n_paths, seed, temperature, top_k, top_p)
+        paths = self.sample(candles, horizon, n_paths, seed, temperature, top_k, top_p, calibrated)
         q = quantile_table(paths, float(candles['Close'].iloc[-1]), future_dates(candles.index, horizon))
         return Forecast(paths, q, candles)
 
     def sample_at(self, candles: pd.DataFrame, origins, horizon=32, n_paths=256, seeds=None, temperature=1.0, top_k=None,
-                  top_p=None, max_rows=4096) -> np.ndarray:
+                  top_p=None, calibrated=True, max_rows=4096) -> np.ndarray:
         """Daily log returns [len(origins), n_paths, horizon] sampled after each origin (a position in `candles`), the
         paths `sample(candles.iloc[:origin + 1], seed=seeds[k])` gives: the tokenizer is causal, so the history is
         encoded once and each origin's context is a slice of it; origins share batched calls of up to `max_rows` paths."""
@@ -100,16 +104,62 @@ class Forecaster:
                                 seed=[int(seeds[k]) for k in part]).cpu().numpy().reshape(len(part), n_paths, horizon)
                 for k, paths in zip(part, tokens):
                     out[k] = self.tokenizer.decode_returns(paths, var[origins[k]], _decode_rng(int(seeds[k])))
-        return out
+        return calibrate_paths(out, self.calibration) if calibrated and self.calibration else out
 
-    def method(self, temperature=1.0, top_k=None, top_p=None):
+    def method(self, temperature=1.0, top_k=None, top_p=None, calibrated=True):
         """The forecaster as an evaluation method: method(history, horizon, n_paths, seed) -> daily log returns
         [n_paths, horizon]; `method.at_origins(df, origins, horizon, n_paths, seeds)` samples many origins at once."""
         def method(history, horizon, n_paths, seed):
-            return self.sample(history, horizon, n_paths, seed, temperature, top_k, top_p)
+            return self.sample(history, horizon, n_paths, seed, temperature, top_k, top_p, calibrated)
         method.at_origins = lambda df, origins, horizon, n_paths, seeds: self.sample_at(
-            df, origins, horizon, n_paths, seeds, temperature, top_k, top_p)
+            df, origins, horizon, n_paths, seeds, temperature, top_k, top_p, calibrated)
         return method
+
+# %% ../nbs/03b_forecast.ipynb #4308572b
+CALIBRATION_GRID = np.exp(np.linspace(np.log(0.5), np.log(2.0), 57))   # spread factors tried: -50% .. x2, 2.5% apart
+
+def calibrate_paths(paths, calibration: dict) -> np.ndarray:
+    "Daily log returns [..., n_paths, H] whose cumulative returns are spread around their mean by the fitted factor of each day."
+    paths = np.asarray(paths, float)
+    H = paths.shape[-1]
+    factor = np.interp(np.log(np.arange(1, H + 1)), np.log(calibration['horizons']), calibration['scale'])
+    cum = paths.cumsum(-1)
+    centre = cum.mean(-2, keepdims=True)
+    return np.diff(centre + factor * (cum - centre), axis=-1, prepend=0.0)
+
+def fit_calibration(fc: Forecaster, candles: pd.DataFrame, split, step=5, horizons=(1, 5, 10, 32), n_paths=256, seed=0) -> dict:
+    "For each horizon, the spread factor minimising the mean fair CRPS of `fc`'s raw paths over validation-period origins."
+    H = max(horizons)
+    idx = candles.index.get_indexer(rolling_origins(candles, split, step, H, part='val'))
+    cum = fc.sample_at(candles, idx, H, n_paths, seed + np.arange(len(idx)), calibrated=False).cumsum(-1)
+    log_close = np.log(candles['Close'].to_numpy())
+    y = log_close[idx[:, None] + np.arange(1, H + 1)] - log_close[idx, None]
+    scale, before, after = [], [], []
+    for h in horizons:
+        x, centre = cum[..., h - 1], cum[..., h - 1].mean(-1, keepdims=True)
+        crps = [crps_samples(centre + s * (x - centre), y[:, h - 1]).mean() for s in CALIBRATION_GRID]
+        scale.append(float(CALIBRATION_GRID[int(np.argmin(crps))])); after.append(float(min(crps)))
+        before.append(float(crps_samples(x, y[:, h - 1]).mean()))
+    return dict(horizons=list(horizons), scale=scale, val_crps_raw=before, val_crps=after, origins=len(idx), step=step,
+                n_paths=n_paths, val_start=str(split.val_start.date()), test_start=str(split.test_start.date()))
+
+def calibrate(*,
+              in_path,                        # the checkpoint to calibrate (rewritten with its calibration)
+              asset: str | None = None, csv=None,
+              step: int = 5,                  # days between validation origins
+              paths: int = 256,               # sampled paths per origin
+              seed: int = 0, data_dir=DATA_DIR, tokenizer_path=TOKENIZER_PATH, device='auto',
+             ) -> dict:
+    "Fit the spread factor per horizon of a checkpoint's forecasts on its asset's validation days; store it in the checkpoint."
+    fc = Forecaster.load(in_path, tokenizer_path, device)
+    name, df = load_asset(asset or fc.info.get('asset'), csv, data_dir)
+    cal = dict(fit_calibration(fc, df, fc.tokenizer.split, step, n_paths=paths, seed=seed), asset=name)
+    ckpt = read_checkpoint(in_path)
+    ckpt['extra']['calibration'] = cal
+    atomic_write(in_path, lambda tmp: torch.save(ckpt, tmp))
+    print(f"{name}: {cal['origins']} validation origins; spread factor per horizon " +
+          ', '.join(f"{h}d x{s:.3f} (CRPS {b:.5f} -> {a:.5f})" for h, s, b, a in zip(cal['horizons'], cal['scale'], cal['val_crps_raw'], cal['val_crps'])))
+    return cal
 
 # %% ../nbs/03b_forecast.ipynb #38026487
 def forecast_cli(*,

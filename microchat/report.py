@@ -4,41 +4,154 @@
 
 # %% ../nbs/05_results.ipynb #4f4232b2
 from __future__ import annotations
+import hashlib, shlex, sys, time
 from pathlib import Path
+import numpy as np
 import pandas as pd
-from .data import DATA_DIR, asset_slug, load_asset
+import matplotlib.pyplot as plt
+from .data import DATA_DIR, DataError, asset_slug, atomic_write, data_files, load_asset
 from .tokenizer import TOKENIZER_PATH, Tokenizer
 from .checkpoint import CHECKPOINTS
-from .evaluate import bootstrap, evaluate, garch, random_walk, save_report, to_markdown, training_returns
+from .evaluate import (BASELINES, EvalError, bootstrap, dm_test, evaluate, forecast_at, garch, plot_calibration,
+                                plot_crps_by_horizon, plot_fan, random_walk, rolling_origins, save_report, scores_by_horizon,
+                                summarize, to_markdown, training_returns)
 from .forecast import Forecaster
 
 # %% auto #0
-__all__ = ['run_eval']
+__all__ = ['write_report', 'run_eval']
 
 # %% ../nbs/05_results.ipynb #bb4af316
+def _methods(fcs: dict, df, split, calibrated: bool) -> dict:
+    "The three baselines and, per checkpoint, its calibrated paths and its raw ones (or only the raw ones)."
+    methods = {'random_walk': random_walk(), 'bootstrap': bootstrap(training_returns(df, split)), 'garch': garch()}
+    for name, fc in fcs.items():
+        if calibrated and fc.calibration: methods[name] = fc.method(calibrated=True)
+        methods[f'{name} raw' if calibrated and fc.calibration else name] = fc.method(calibrated=False)
+    return methods
+
+def _sha(path) -> str: return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
+
+def write_report(out, per_origin: pd.DataFrame, fcs: dict, paths: dict, tok: Tokenizer, tokenizer_path, fans: dict,
+                 step: int, n_paths: int) -> Path:
+    """`report.md` in `out`, with its PNGs: CRPS, skill against every baseline, Diebold-Mariano tests of every
+    checkpoint row against every baseline, coverage and QLIKE at every horizon, calibration and PIT plots, a fan
+    chart per asset, and the provenance (tokenizer, split, checkpoints, command)."""
+    out = Path(out)
+    long = scores_by_horizon(per_origin)
+    horizons, methods = sorted(long.horizon.unique()), list(long.method.unique())
+    models = [m for m in methods if m not in BASELINES]
+    pivot = lambda col, fmt='.4g': to_markdown(long.pivot(index='method', columns='horizon', values=col).loc[methods].rename(columns=lambda h: f'{h}d'), fmt)
+    dm = pd.DataFrame([dm_test(per_origin, m, b, h) for m in models for b in BASELINES if b in methods for h in horizons])
+    dm_md = to_markdown(dm.assign(test=dm.a + ' vs ' + dm.b).set_index(['test', 'horizon'])[['origins', 'mean_diff', 'stat', 'p_value']], '.3g')
+    skill = '\n\n'.join(f"against {b}:\n\n" + pivot(f'skill vs {b}', '+.2%') for b in BASELINES if f'skill vs {b}' in long)
+    pngs = []
+    for name, fig in [('crps_by_horizon.png', plot_crps_by_horizon(summarize(per_origin), relative_to='random_walk')),
+                      *[(f'calibration_{h}d.png', plot_calibration(per_origin, horizon=h)) for h in horizons],
+                      *[(f'fan_{asset_slug(a)}.png', f) for a, f in fans.items()]]:
+        atomic_write(out/name, lambda tmp, fig=fig: fig.savefig(tmp, format='png', dpi=80)); plt.close(fig); pngs.append(name)
+    assets = per_origin.asset.unique() if 'asset' in per_origin else []
+    cal = lambda fc: ('calibrated on validation days: spread x' + ', x'.join(f"{s:.3f} at {h}d" for h, s in zip(fc.calibration['horizons'], fc.calibration['scale']))
+                      if fc.calibration else 'not calibrated')
+    text = f"""# microchat evaluation
+
+{', '.join(assets) or 'one asset'}: {per_origin.origin.nunique()} test-day origins (every {step} days from {tok.split.test_start.date()}), {n_paths} paths each,
+scored on the cumulative log return at {', '.join(f'{h}' for h in horizons)} days. Every choice (design, calibration, checkpoint) was made on
+validation days ({tok.split.val_start.date()} to {tok.split.test_start.date()}); test days are scored here only.
+
+## CRPS (fair; lower is better)
+
+{pivot('crps')}
+
+![CRPS by horizon, relative to the random walk](crps_by_horizon.png)
+
+## CRPS skill (1 - CRPS / CRPS of the baseline; above 0 beats it)
+
+{skill}
+
+## Diebold-Mariano tests (mean CRPS difference < 0: the first method is better; Newey-West errors)
+
+{dm_md}
+
+## Coverage of the central 50%, 80% and 90% intervals
+
+50%:
+
+{pivot('cov50', '.3f')}
+
+80%:
+
+{pivot('cov80', '.3f')}
+
+90%:
+
+{pivot('cov90', '.3f')}
+
+## QLIKE of the forecast variance (lower is better)
+
+{pivot('qlike', '.4g')}
+
+## Calibration and PIT
+
+{chr(10).join(f'![calibration at {h} days](calibration_{h}d.png)' for h in horizons)}
+
+## Fan charts
+
+{chr(10).join(f'![{p}]({p})' for p in pngs if p.startswith('fan_'))}
+
+## Provenance
+
+- tokenizer `{tokenizer_path}`, hash `{tok.hash}`, split: validation from {tok.split.val_start.date()}, test from {tok.split.test_start.date()}
+{chr(10).join(f"- `{name}`: `{paths[name]}` (sha256 {_sha(paths[name])}), stage {fc.stage or '?'}, asset {fc.info.get('asset', '-')}, {cal(fc)}" for name, fc in fcs.items())}
+- command: `{shlex.join(['mqc', *sys.argv[1:]]) if Path(sys.argv[0]).name == 'mqc' else 'microchat.report.run_eval'}`
+"""
+    return atomic_write(out/'report.md', text)
+
+def _test_assets(data_dir, split, horizon) -> list[str]:
+    "The assets of `data_dir` with at least one test-period origin."
+    out = []
+    for t, p in data_files(data_dir).items():
+        try: rolling_origins(load_asset(t, data_dir=data_dir)[1], split, horizon=horizon); out.append(t)
+        except EvalError: pass
+    return out
+
 def run_eval(*,
              in_paths: list = (),            # a checkpoint; repeat for several
-             asset: str | None = None, csv=None,
+             asset: str | None = None,       # ticker of a file in --data-dir, or `all` for every asset with test days (default: the checkpoint's asset)
+             csv=None,
              step: int = 5,                  # days between origins
              paths: int = 256,               # sampled paths per origin
              horizons: tuple = (1, 5, 10, 32),  # days ahead to score
-             temperature: float = 1.0,       # sampling temperature of the checkpoints
+             no_calibrate: bool = False,     # score only the raw paths, not the calibration fitted on validation days
              out=None,                       # report folder (default: eval_{slug} next to the first checkpoint)
              seed: int = 0, data_dir=DATA_DIR, tokenizer_path=TOKENIZER_PATH, device='auto', progress: bool = True,
             ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """`mqc eval`: the baselines and one row per checkpoint on the asset's test-period origins -> (summary, per_origin).
-    Writes summary.csv, summary.md and per_origin.csv to `out`."""
+    """`mqc eval`: the baselines and the checkpoints on the test-period origins of one asset or of all -> (summary,
+    per_origin). Writes summary.csv/.md, per_origin.csv and report.md (with its PNGs) to `out`."""
     tok = Tokenizer.load(tokenizer_path)
-    loaded = [Forecaster.load(p, tokenizer_path, device) for p in in_paths]
-    names = [f.stage or Path(p).stem for p, f in zip(in_paths, loaded)]
+    fcs = [Forecaster.load(p, tokenizer_path, device) for p in in_paths]
+    names = [f.stage or Path(p).stem for p, f in zip(in_paths, fcs)]
     if len(set(names)) < len(names): names = [Path(p).stem for p in in_paths]
-    trained_on = next((f.info['asset'] for f in loaded if f.info.get('asset')), None)
-    name, df = load_asset(asset or trained_on, csv, data_dir)
-    methods = {'random_walk': random_walk(), 'bootstrap': bootstrap(training_returns(df, tok.split)), 'garch': garch()}
-    methods |= {n: f.method(temperature) for n, f in zip(names, loaded)}
-    summary, per_origin = evaluate(df, methods, tok.split, step, horizons, paths, seed, progress)
-    out = Path(out) if out else (Path(in_paths[0]).parent if in_paths else Path(CHECKPOINTS))/f'eval_{asset_slug(name)}'
+    fcs, ckpts = dict(zip(names, fcs)), dict(zip(names, in_paths))
+    trained_on = next((f.info['asset'] for f in fcs.values() if f.info.get('asset')), None)
+    assets = _test_assets(data_dir, tok.split, max(horizons)) if asset == 'all' and csv is None else [asset or trained_on]
+    if not assets: raise DataError(f"{data_dir}: no asset has test days (from {tok.split.test_start.date()}); add one and run `mqc tokenize`")
+    frames, fans = [], {}
+    for a in assets:
+        name, df = load_asset(a, csv, data_dir)
+        _, po = evaluate(df, _methods(fcs, df, tok.split, not no_calibrate), tok.split, step, horizons, paths, seed, progress)
+        frames.append(po.assign(asset=name))
+        if fcs:   # one fan per asset: the last checkpoint's, from the middle test origin
+            last = list(fcs)[-1]
+            origin = po.origin.unique()[len(po.origin.unique()) // 2]
+            fan = forecast_at(df, origin, fcs[last].method(calibrated=not no_calibrate), max(horizons), paths, seed)
+            fans[name] = plot_fan(df.loc[:origin], fan, realised=df.loc[origin:].iloc[1:max(horizons) + 1],
+                                  title=f'{last}, {name} from {pd.Timestamp(origin).date()}')
+    per_origin = pd.concat(frames, ignore_index=True)
+    summary = summarize(per_origin)
+    slug = 'all' if len(assets) > 1 else asset_slug(assets[0])
+    out = Path(out) if out else (Path(in_paths[0]).parent if in_paths else Path(CHECKPOINTS))/f'eval_{slug}'
     save_report(summary, per_origin, out)
-    print(f"{name}, test from {tok.split.test_start.date()}, {per_origin.origin.nunique()} origins -> {out}")
+    write_report(out, per_origin, fcs, ckpts, tok, tokenizer_path, fans, step, paths)
+    print(f"{', '.join(assets)}: test from {tok.split.test_start.date()}, {per_origin.origin.nunique()} origins -> {out}/report.md")
     print(to_markdown(summary))
     return summary, per_origin

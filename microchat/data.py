@@ -11,9 +11,10 @@ import numpy as np
 import pandas as pd
 
 # %% auto #0
-__all__ = ['DATA_DIR', 'PRICES', 'MIN_ROWS', 'DEFAULT_ASSET', 'DataError', 'need', 'repo_root', 'atomic_write', 'load_ohlcv',
-           'csv_name', 'data_files', 'load_assets', 'find_asset', 'asset_slug', 'write_offline', 'download', 'fetch',
-           'Split', 'eval_ticker', 'make_split', 'load_asset', 'asset_stream']
+__all__ = ['DATA_DIR', 'PRICES', 'MIN_ROWS', 'MAX_LOG_RETURN', 'ALLOW_JUMPS_ENV', 'DATE_FORMATS', 'DEFAULT_ASSET', 'DataError',
+           'need', 'repo_root', 'atomic_write', 'stale_opens', 'load_ohlcv', 'csv_name', 'data_files', 'load_assets',
+           'find_asset', 'asset_slug', 'write_offline', 'download', 'fetch', 'Split', 'eval_ticker', 'make_split',
+           'load_asset', 'asset_stream', 'parse_date', 'history_until', 'need_training_days', 'misplaced']
 
 # %% ../nbs/00a_data.ipynb #7eb1b234
 class DataError(ValueError):
@@ -26,6 +27,8 @@ def need(cond, msg: str):
 DATA_DIR = 'data'       # where every command looks for and writes candle CSVs
 PRICES = ['Open', 'High', 'Low', 'Close']
 MIN_ROWS = 64  # fewer candles than this cannot fill even one training window
+MAX_LOG_RETURN = 5.0    # a daily move beyond x148 (or /148) is a typo or a broken feed, unless the user says otherwise
+ALLOW_JUMPS_ENV = 'MQC_ALLOW_JUMPS'   # set to 1: accept such moves in every command (as --allow-jumps does for one)
 
 def repo_root() -> Path:
     "The checkout root (the folder holding settings.ini), else the current folder."
@@ -84,6 +87,52 @@ def _numeric(raw: pd.DataFrame, col: str, path: Path, line0: int) -> pd.Series:
         raise DataError(f"{path} line {line0+i}, column {col}: {s.iloc[i]!r} is not a number; fix or delete that row")
     return x
 
+_ISO = r'^(\d{4}-\d{1,2}-\d{1,2})(?:[T ].*)?$'    # an ISO date, then any time and UTC offset, which do not change the day
+_TIME = r'\s+\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[AaPp][Mm])?\s*(?:Z|[+-]\d{2}:?\d{2})?$'   # a time after another date format
+DATE_FORMATS = ['%Y/%m/%d', '%Y%m%d', '%d/%m/%Y', '%m/%d/%Y', '%d.%m.%Y', '%d-%m-%Y', '%m-%d-%Y',
+                '%d %b %Y', '%b %d, %Y', '%d-%b-%Y', '%d %B %Y', '%B %d, %Y']
+
+def _direction(d: pd.Series) -> np.ndarray:
+    "The sign of each step between neighbouring dates in file order."
+    return np.sign(np.diff(d.to_numpy().astype('int64')))
+
+def _monotonic(d: pd.Series) -> bool:
+    "The dates only rise or only fall in file order (equal neighbours are the duplicate check's business)."
+    step = _direction(d)
+    return bool((step >= 0).all() or (step <= 0).all())
+
+def _parse_dates(cells: pd.Series, path: Path, line0: int) -> pd.Series:
+    """The Date column read with one format for every row: ISO (a timestamp's own calendar day, whatever its UTC
+    offset), else the one format of DATE_FORMATS that reads every row in date order; two readings that both fit
+    (01/02 as 1 February or 2 January) are refused, and so are rows out of date order."""
+    cells = cells.str.strip()
+    reads = {'YYYY-MM-DD': pd.to_datetime(cells.str.extract(_ISO, expand=False), format='%Y-%m-%d', errors='coerce')}
+    if reads['YYYY-MM-DD'].isna().any():
+        bare = cells.str.replace(_TIME, '', regex=True)
+        reads |= {f: pd.to_datetime(bare, format=f, errors='coerce') for f in DATE_FORMATS}
+    full = {f: d for f, d in reads.items() if d.notna().all()}
+    if not full:   # no format reads every row: name the first row the best of them cannot read
+        best = max(reads.values(), key=lambda d: d.notna().sum())
+        i = int(np.argmax(best.isna().to_numpy()))
+        raise DataError(f"{path} line {line0+i}, column Date: {cells.iloc[i]!r} is not a date; fix or delete that row")
+    distinct = {}
+    for f, d in full.items():
+        if not any(d.equals(e) for e in distinct.values()): distinct[f] = d
+    if len(distinct) > 1: distinct = {f: d for f, d in distinct.items() if _monotonic(d)} or distinct
+    if len(distinct) > 1:
+        (f1, d1), (f2, d2) = list(distinct.items())[:2]
+        i = int(np.argmax((d1 != d2).to_numpy()))
+        raise DataError(f"{path} line {line0+i}, column Date: {cells.iloc[i]!r} reads as {d1.iloc[i].date()} ({f1}) or "
+                        f"{d2.iloc[i].date()} ({f2}), and every date of the file fits both; rewrite the Date column as YYYY-MM-DD")
+    d = next(iter(distinct.values()))
+    if not _monotonic(d):
+        step = _direction(d)
+        up = step.sum() >= 0                                  # the file's direction: the way most of its steps go
+        i = int(np.argmax(step < 0 if up else step > 0)) + 1  # the first row against it
+        raise DataError(f"{path} line {line0+i}, column Date: {d.iloc[i].date()} comes {'before' if up else 'after'} "
+                        f"{d.iloc[i-1].date()} on the line above; rows must be in date order (rising or falling): sort the file by date")
+    return d
+
 def _check(df: pd.DataFrame, path: Path, lines: np.ndarray):
     "Validate a candle frame: finite positive prices, consistent highs and lows, unique dates, enough rows."
     def fail(mask, msg):
@@ -108,33 +157,59 @@ def _check(df: pd.DataFrame, path: Path, lines: np.ndarray):
     if len(df) < MIN_ROWS: raise DataError(f"{path}: only {len(df)} candles, at least {MIN_ROWS} are needed; give a longer history")
 
 # %% ../nbs/00a_data.ipynb #b80b9d7c
-def load_ohlcv(path) -> pd.DataFrame:
-    "Load daily candles from a yfinance (flat or multi-row header) or plain Date,Open,High,Low,Close CSV."
+def _jumps_allowed(allow_jumps: bool) -> bool:
+    return allow_jumps or os.environ.get(ALLOW_JUMPS_ENV, '') not in ('', '0')
+
+def _check_jumps(df: pd.DataFrame, path: Path, lines: np.ndarray):
+    "Refuse a price more than MAX_LOG_RETURN (in log) away from the previous close: the first such row is named."
+    p = np.log(df[PRICES].to_numpy())
+    move = np.abs(p[1:] - p[:-1, 3:4])                   # every price of a day against the previous close
+    move = move[:, [3, 0, 1, 2]]                         # the close first: it is what a return is made of
+    bad = (move > MAX_LOG_RETURN).any(1)
+    if not bad.any(): return
+    i = int(np.argmax(bad)); col = ['Close', 'Open', 'High', 'Low'][int(np.argmax(move[i] > MAX_LOG_RETURN))]
+    v, prev = df[col].iloc[i + 1], df['Close'].iloc[i]
+    raise DataError(f"{path} line {lines[i + 1]} ({df.index[i + 1].date()}), column {col}: {v:g} is x{v / prev:.3g} the previous "
+                    f"close {prev:g} (|log return| {abs(np.log(v / prev)):.1f} > {MAX_LOG_RETURN:g}); fix that row, or pass "
+                    f"--allow-jumps (or set {ALLOW_JUMPS_ENV}=1) if the move is real")
+
+def stale_opens(df: pd.DataFrame, window: int = 21) -> np.ndarray:
+    """Rows whose Open is only the previous Close, in stretches where that holds on most days (a source without real
+    opens), as a boolean mask over df's rows; an isolated unchanged open is a real one."""
+    same = np.r_[False, np.isclose(df['Open'].to_numpy()[1:], df['Close'].to_numpy()[:-1], rtol=1e-7, atol=0)]
+    most = pd.Series(same).rolling(window, center=True, min_periods=1).mean().to_numpy() > 0.5
+    return same & most
+
+def load_ohlcv(path, allow_jumps: bool = False) -> pd.DataFrame:
+    """Load daily candles from a yfinance (flat or multi-row header) or plain Date,Open,High,Low,Close CSV; daily moves
+    beyond MAX_LOG_RETURN are refused unless `allow_jumps` (or the ALLOW_JUMPS_ENV environment variable)."""
     path = Path(path)
     if not path.is_file(): raise DataError(f"{path}: file not found; run `mqc data --offline` (or `mqc data --tickers ...` online) or give an existing CSV")
     raw, line0 = _read_table(path)
     raw = raw.rename(columns=lambda c: _ALIASES.get(str(c).strip().lower(), str(c).strip()))
     missing = [c for c in ['Date', *PRICES] if c not in raw.columns]
     if missing: raise DataError(f"{path}: missing column(s) {', '.join(missing)}; expected Date,Open,High,Low,Close (found {', '.join(map(str, raw.columns))})")
-    dates = pd.to_datetime(raw['Date'].str.strip(), errors='coerce', utc=True, format='mixed')
-    if dates.isna().any():
-        i = int(np.argmax(dates.isna().values))
-        raise DataError(f"{path} line {line0+i}, column Date: {raw['Date'].iloc[i]!r} is not a date; fix or delete that row")
+    dates = _parse_dates(raw['Date'], path, line0)
     cols = [c for c in [*PRICES, 'Adj Close', 'Volume'] if c in raw.columns]
     df = pd.DataFrame({c: _numeric(raw, c, path, line0) for c in cols})
-    df.index = pd.DatetimeIndex(dates.dt.tz_localize(None).dt.normalize(), name='Date')
+    df.index = pd.DatetimeIndex(dates, name='Date')
     lines = np.arange(line0, line0 + len(df))
     empty = df[PRICES].isna().all(axis=1).to_numpy()
     if empty.any():
         warnings.warn(f"{path}: dropped {int(empty.sum())} row(s) with no prices (null)", stacklevel=2)
         df, lines = df[~empty], lines[~empty]
-    order = np.argsort(df.index.values, kind='stable')
+    order = np.argsort(df.index.values, kind='stable')   # files that run backwards in time (newest first) are reversed
     df, lines = df.iloc[order], lines[order]
     _check(df, path, lines)
     if 'Adj Close' in df:
         ratio = (df['Adj Close'] / df['Close']).fillna(1.0)
         if not np.allclose(ratio, 1.0, rtol=1e-6): df[PRICES] = df[PRICES].mul(ratio, axis=0)
         df = df.drop(columns='Adj Close')
+    if not _jumps_allowed(allow_jumps): _check_jumps(df, path, lines)
+    stale = stale_opens(df)
+    if stale.sum() >= MIN_ROWS:   # once per file and process (Python's default warning filter)
+        warnings.warn(f"{path}: {int(stale.sum())} candles between {df.index[stale][0].date()} and {df.index[stale][-1].date()} "
+                      "have no real open (Open = previous Close): their body is the whole day's move (see chapter 00a)", stacklevel=2)
     return df.astype('float64')
 
 # %% ../nbs/00a_data.ipynb #df10b558
@@ -151,11 +226,11 @@ def data_files(data_dir=DATA_DIR) -> dict[str, Path]:
         if m := _NAME.match(p.name): found[m['ticker']] = p
     return dict(sorted(found.items()))
 
-def load_assets(data_dir=DATA_DIR) -> dict[str, pd.DataFrame]:
-    "Every asset in `data_dir`, loaded and validated."
+def load_assets(data_dir=DATA_DIR, allow_jumps: bool = False) -> dict[str, pd.DataFrame]:
+    "Every asset in `data_dir`, loaded and validated (`allow_jumps`: see `load_ohlcv`)."
     files = data_files(data_dir)
     if not files: raise DataError(f"{data_dir}: no `TICKER_first_last_1d.csv` files; run `mqc data --offline` first")
-    return {t: load_ohlcv(p) for t, p in files.items()}
+    return {t: load_ohlcv(p, allow_jumps) for t, p in files.items()}
 
 def find_asset(ticker: str, data_dir=DATA_DIR) -> Path:
     "The CSV of `ticker` in `data_dir`, or a one-line error that says how to get it."
@@ -193,7 +268,7 @@ def _online(host='query2.finance.yahoo.com') -> bool:
     try: socket.getaddrinfo(host, 443); return True
     except OSError: return False
 
-def download(tickers, start, end=None, data_dir=DATA_DIR) -> list[Path]:
+def download(tickers, start, end=None, data_dir=DATA_DIR, allow_jumps: bool = False) -> list[Path]:
     "Download daily candles with yfinance into `data_dir`; one-line DataError without network."
     import contextlib, logging, yfinance as yf
     if not _online(): raise DataError("no network: cannot reach Yahoo Finance to download " + ' '.join(tickers) + "; use `mqc data --offline` for the embedded real data")
@@ -210,7 +285,7 @@ def download(tickers, start, end=None, data_dir=DATA_DIR) -> list[Path]:
         raw = raw[[c for c in ['Open', 'High', 'Low', 'Close', 'Adj Close', 'Volume'] if c in raw]].dropna(how='all', subset=PRICES)
         raw.index = pd.DatetimeIndex(raw.index.tz_localize(None) if raw.index.tz else raw.index, name='Date')
         paths.append(_write_csv(t, raw, data_dir))
-        load_ohlcv(paths[-1])  # validate what was written
+        load_ohlcv(paths[-1], allow_jumps)  # validate what was written
     return paths
 
 def fetch(*,
@@ -218,11 +293,11 @@ def fetch(*,
           tickers: list | None = None,  # Yahoo Finance tickers to download, e.g. BTC-USD ETH-USD ^GSPC
           start: str = '2014-09-17',    # first day to download
           end: str | None = None,       # last day to download (default: today)
-          data_dir=DATA_DIR,
+          data_dir=DATA_DIR, allow_jumps: bool = False,
          ) -> list[Path]:
     "Write real daily candles to `data_dir`: the embedded offline series and/or a download with yfinance."
     need(offline or tickers, "nothing to do: pass --offline (embedded real data) or --tickers T [T ...] (download)")
-    return (write_offline(data_dir) if offline else []) + (download(tickers, start, end, data_dir) if tickers else [])
+    return (write_offline(data_dir) if offline else []) + (download(tickers, start, end, data_dir, allow_jumps) if tickers else [])
 
 # %% ../nbs/00a_data.ipynb #054332e1
 @dataclass(frozen=True)
@@ -256,13 +331,13 @@ def make_split(frames: dict, eval_ticker_: str | None = None, val_frac=0.10, tes
 # %% ../nbs/00a_data.ipynb #a160f4a1
 DEFAULT_ASSET = 'BTC-USD'
 
-def load_asset(asset: str | None = None, csv=None, data_dir=DATA_DIR) -> tuple[str, pd.DataFrame]:
+def load_asset(asset: str | None = None, csv=None, data_dir=DATA_DIR, allow_jumps: bool = False) -> tuple[str, pd.DataFrame]:
     """(name, candles) of one asset: the CSV at `csv` if given (named `asset`, else the ticker in its file name),
-    else `asset`'s file in `data_dir` (default: BTC-USD)."""
+    else `asset`'s file in `data_dir` (default: BTC-USD); `allow_jumps`: see `load_ohlcv`."""
     if csv is None:
         asset = asset or DEFAULT_ASSET
-        return asset, load_ohlcv(find_asset(asset, data_dir))
-    return asset or Path(csv).stem.split('_')[0], load_ohlcv(csv)
+        return asset, load_ohlcv(find_asset(asset, data_dir), allow_jumps)
+    return asset or Path(csv).stem.split('_')[0], load_ohlcv(csv, allow_jumps)
 
 def asset_stream(tok, df: pd.DataFrame) -> tuple[np.ndarray, dict]:
     """The asset's tokens under tokenizer `tok` (token i is candle df.index[i+1]) and the slices of each part of
@@ -270,3 +345,50 @@ def asset_stream(tok, df: pd.DataFrame) -> tuple[np.ndarray, dict]:
     stream, dates = tok.encode(df), df.index[1:]
     a, b = dates.searchsorted(tok.split.val_start), dates.searchsorted(tok.split.test_start)
     return stream, {'train': (0, a), 'val': (a, b), 'test': (b, len(stream))}
+
+# %% ../nbs/00a_data.ipynb #63bbf602
+def parse_date(s, flag: str = '--date') -> pd.Timestamp:
+    "A date a person typed, as YYYY-MM-DD (a time after it is ignored), or a one-line DataError that says how to write it."
+    d = pd.to_datetime(pd.Series([str(s).strip()]).str.extract(_ISO, expand=False), format='%Y-%m-%d', errors='coerce').iloc[0]
+    need(not pd.isna(d), f"{flag} {s!r} is not a date; write it as YYYY-MM-DD, e.g. 2016-06-01")
+    return d
+
+def history_until(df: pd.DataFrame, date=None, name: str = 'the asset') -> pd.DataFrame:
+    "The candles up to `date` (all of them when None): the history a forecast from `date` starts after."
+    if date is None: return df
+    d = parse_date(date)
+    need(d <= df.index[-1], f"--date {d.date()} is after {name}'s last candle ({df.index[-1].date()}): there is no history "
+         "up to it to forecast from; omit --date to forecast from the last candle, or update the data with `mqc data`")
+    history = df.loc[:d]
+    need(len(history) >= 2, f"{name}: fewer than 2 candles up to {d.date()} (data starts {df.index[0].date()}); pick a later --date")
+    return history
+
+def need_training_days(name: str, df: pd.DataFrame, split: Split, n_train: int, needed: int, fix: str):
+    """Refuse an asset with `n_train` training days (before `split.val_start`) when `needed` are needed; `fix` is the
+    advice when a longer history or a smaller window helps, which it cannot when every day is after the cut-off."""
+    if n_train >= needed: return
+    val = split.val_start.date()
+    need(n_train > 0, f"{name}: no training days: all its days ({df.index[0].date()} to {df.index[-1].date()}) fall after "
+         f"the tokenizer's validation cut-off {val}, which is frozen in the tokenizer; put its CSV in the data folder and "
+         f"re-run `mqc tokenize --eval-ticker {name}` (cut-offs from its own days), then the stages")
+    raise DataError(f"{name}: {n_train} training days before the tokenizer's validation cut-off {val}, {needed} needed; {fix}")
+
+# %% ../nbs/00a_data.ipynb #f61fb0bd
+def misplaced(path, expected: str) -> str | None:
+    """If `path` is a microchat file of another kind than `expected` ('checkpoint' or 'tokenizer'): one line that says
+    what it is and which flag takes it; else None."""
+    import torch   # the data layer needs torch only here
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')   # torch warns about pickle protocols before refusing foreign files
+            d = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception: return None
+    if not isinstance(d, dict): return None
+    if expected != 'tokenizer' and {'mean', 'std', 'split', 'hash'} <= d.keys():
+        return (f"{path} is the tokenizer written by `mqc tokenize`, not a model checkpoint: pass it as --tokenizer, "
+                "and a checkpoint of `mqc stage1` .. `mqc stage4` as --in")
+    if expected != 'checkpoint' and {'config', 'model', 'tokenizer_hash'} <= d.keys():
+        stage = (d.get('extra') or {}).get('stage', 'a stage')
+        return (f"{path} is a model checkpoint (written by {stage}), not a tokenizer: pass it as --in, and the tokenizer "
+                "written by `mqc tokenize` as --tokenizer")
+    return None

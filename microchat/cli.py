@@ -19,11 +19,12 @@ from .pretrain import pretrain
 from .midtrain import midtrain
 from .sft import sft
 from .rl import rl
-from .forecast import forecast_cli
+from .forecast import calibrate, forecast_cli
 from .report import run_eval
 
 # %% auto #0
-__all__ = ['USER_ERRORS', 'COMMON_HELP', 'STAGE_FUNCTIONS', 'PIPELINES', 'COMMANDS', 'add_command', 'pipeline', 'parser', 'main']
+__all__ = ['USER_ERRORS', 'COMMON_HELP', 'STAGE_FUNCTIONS', 'CALIBRATED', 'PIPELINES', 'COMMANDS', 'add_command', 'pipeline',
+           'parser', 'main']
 
 # %% ../nbs/06_cli.ipynb #fdb97441
 USER_ERRORS = (DataError, TokenizerError, CheckpointError, EvalError)
@@ -88,9 +89,10 @@ def add_command(sub, name: str, fn, help: str | None = None) -> argparse.Argumen
 
 # %% ../nbs/06_cli.ipynb #8033deca
 STAGE_FUNCTIONS = {'pretrain': pretrain, 'midtrain': midtrain, 'sft': sft, 'rl': rl}
+CALIBRATED = ('sft', 'rl')   # the forecasting stages: their spread is fitted on validation days after training
 PIPELINES = {  # per step: the keyword arguments that differ from its defaults
     'quick': dict(pretrain=dict(epochs=1, n_layer=2, seq_len=192), midtrain=dict(epochs=1), sft=dict(stride=4),
-                  rl=dict(steps=20), eval=dict(step=20, paths=128)),
+                  rl=dict(steps=20), calibrate=dict(step=20, paths=64), eval=dict(step=20, paths=128)),
     'full': dict(),
 }
 
@@ -100,7 +102,7 @@ def pipeline(*,
              checkpoints=CHECKPOINTS,       # folder of the checkpoints, reports and the fan chart
              seed: int = 0, device='auto',
             ) -> pd.DataFrame:
-    "Data -> tokenizer -> stages 1-4 -> evaluation on test days -> fan chart; returns the evaluation summary."
+    "Data -> tokenizer -> stages 1-4 (SFT and RL calibrated on validation days) -> evaluation of every asset with test days -> fan chart; returns the evaluation summary."
     cfg, t0 = PIPELINES['quick' if quick else 'full'], time.time()
     paths = {s: stage_path(s, asset, checkpoints) for s in STAGES}
     def step(name): print(f"\n=== {name} ({time.time() - t0:.0f} s)", flush=True)
@@ -112,9 +114,10 @@ def pipeline(*,
         step(f"stage {i}: {name}")
         source = dict(in_path=paths[st.source], asset=asset) if st.source else {}
         STAGE_FUNCTIONS[name](out=paths[name], **source, **common, **cfg.get(name, {}))
+        if name in CALIBRATED: step(f"calibrating {name} on validation days"); calibrate(in_path=paths[name], asset=asset, **common, **cfg.get('calibrate', {}))
     step('evaluation on test days')
     slug = asset_slug(asset)
-    summary, _ = run_eval(in_paths=list(paths.values()), asset=asset, out=Path(checkpoints)/f'eval_{slug}', **common,
+    summary, _ = run_eval(in_paths=list(paths.values()), asset='all', out=Path(checkpoints)/'eval_all', **common,
                           **cfg.get('eval', {}))
     step('forecast'); forecast_cli(in_path=paths['sft'], asset=asset, png=Path(checkpoints)/f'fan_{slug}.png', **common)
     print(f"\npipeline done in {time.time() - t0:.0f} s")
@@ -132,6 +135,7 @@ COMMANDS = {  # command -> (function, what to print of its result)
     'data': (fetch, lambda paths: print('\n'.join(map(str, paths)) + f"\n{len(paths)} file(s)")),
     'tokenize': (tokenize, _print_tokenizer),
     **{STAGES[s].command.split()[1]: (fn, _print_report) for s, fn in STAGE_FUNCTIONS.items()},
+    'calibrate': (calibrate, None),
     'forecast': (forecast_cli, None),
     'eval': (run_eval, None),
     'pipeline': (pipeline, None),

@@ -170,6 +170,7 @@ def forecast_cli(*,
                  paths: int = 256,               # sampled paths
                  temperature: float = 1.0,       # sampling temperature
                  png=None,                       # save a fan chart here
+                 no_calibrate: bool = False,     # the model's raw paths, without the calibration fitted on validation days
                  seed: int = 0, data_dir=DATA_DIR, tokenizer_path=TOKENIZER_PATH, device='auto',
                 ) -> pd.DataFrame:
     "`mqc forecast`: print the quantile table of a forecast from the last candle (or from `date`); save a fan chart to `png`."
@@ -178,7 +179,7 @@ def forecast_cli(*,
     history = df.loc[:pd.Timestamp(date)] if date else df
     need(len(history) >= 2, f"{name}: fewer than 2 candles up to {date} (data starts {df.index[0].date()}); pick a later --date")
     t0 = time.perf_counter()
-    f = fc.forecast(history, horizon, paths, seed, temperature)
+    f = fc.forecast(history, horizon, paths, seed, temperature, calibrated=not no_calibrate)
     origin, part = history.index[-1], fc.tokenizer.split.part([history.index[-1]])[0]
     print(f"{name}: {paths} paths x {horizon} days from {origin.date()} (close {history.Close.iloc[-1]:,.2f}), "
           f"{fc.stage or Path(in_path).stem} checkpoint {in_path}, {time.perf_counter() - t0:.2f} s")

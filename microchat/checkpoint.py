@@ -4,19 +4,20 @@
 
 # %% ../nbs/00d_checkpoint.ipynb #41bc1dea
 from __future__ import annotations
-import random
+import fcntl, os, random, warnings
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
-from .data import asset_slug, atomic_write
+from .data import asset_slug, atomic_write, misplaced
 from .model import GPT, GPTConfig
 from .tokenizer import TOKENIZER_PATH
 
 # %% auto #0
 __all__ = ['STAGES', 'CHECKPOINTS', 'Stage', 'stage_path', 'last_path', 'CheckpointError', 'unwrap', 'rng_state', 'set_rng_state',
-           'save_checkpoint', 'read_checkpoint', 'load_checkpoint']
+           'save_checkpoint', 'read_checkpoint', 'load_checkpoint', 'checkpoint_lock', 'need_resumable']
 
 # %% ../nbs/00d_checkpoint.ipynb #151dc429
 @dataclass(frozen=True)
@@ -74,21 +75,24 @@ def save_checkpoint(path, model, tokenizer_hash, step, optimizer=None, extra=Non
     return atomic_write(path, lambda tmp: torch.save(state, tmp))
 
 def _made_by(stage) -> str:
-    return f"`{STAGES[stage].command}`" if stage else "`mqc stage1` .. `mqc stage4`"
+    return f"`{STAGES[stage].command}`" if stage in STAGES else "`mqc stage1` .. `mqc stage4`"
 
-def _unreadable(path, e, stage):
-    return CheckpointError(f"checkpoint {path} is not a readable microchat checkpoint ({type(e).__name__}): "
-                           f"delete it and rerun {_made_by(stage)}")
+def _unreadable(path, e, stage) -> str:
+    return (f"checkpoint {path} is not a readable microchat checkpoint ({type(e).__name__}): "
+            f"delete it and rerun {_made_by(stage)}")
 
 def read_checkpoint(path, tokenizer_hash=None, device='cpu', tokenizer_path=TOKENIZER_PATH, stage=None) -> dict:
     """The checkpoint dict, checked: it exists, it loads safely, and (when tokenizer_hash is given) it matches the
-    tokenizer. `stage` (a key of STAGES) is the stage expected to have written it: the messages name its command."""
+    tokenizer at `tokenizer_path`. `stage` (a key of STAGES) is the stage expected to have written it: the messages
+    name its command. A tokenizer given as a checkpoint is named as such, with the flag it belongs to."""
     path = Path(path)
     if not path.exists(): raise CheckpointError(f"checkpoint {path} not found: run {_made_by(stage)} first (or pass --in PATH)")
     try:
-        ckpt = torch.load(path, map_location=device, weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')   # torch's two-line warning about foreign pickles would come before our one line
+            ckpt = torch.load(path, map_location=device, weights_only=True)
         GPTConfig(**ckpt['config']), ckpt['model'], ckpt['tokenizer_hash']
-    except Exception as e: raise _unreadable(path, e, stage) from None
+    except Exception as e: raise CheckpointError(misplaced(path, 'checkpoint') or _unreadable(path, e, stage)) from None
     if tokenizer_hash is not None and ckpt['tokenizer_hash'] != tokenizer_hash:
         raise CheckpointError(f"checkpoint {path} was trained with tokenizer {ckpt['tokenizer_hash']}, but "
                               f"{tokenizer_path} is {tokenizer_hash}: retrain it with {_made_by(stage)} or use the matching tokenizer")
@@ -100,5 +104,36 @@ def load_checkpoint(path, tokenizer_hash=None, device='cpu', tokenizer_path=TOKE
     try:
         model = GPT(GPTConfig(**ckpt['config']))
         model.load_state_dict(ckpt['model'])
-    except Exception as e: raise _unreadable(path, e, stage) from None
+    except Exception as e: raise CheckpointError(_unreadable(path, e, stage)) from None
     return model.to(device), ckpt
+
+# %% ../nbs/00d_checkpoint.ipynb #8f58ce4e
+@contextmanager
+def checkpoint_lock(out):
+    "Hold an exclusive advisory lock on checkpoint `out` for the duration of the block; a one-line CheckpointError if another process holds it."
+    lock = Path(out).with_name(f".{Path(out).name}.lock")
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+            try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 32, 0).decode(errors='replace').strip() or '?'
+                os.close(fd)
+                raise CheckpointError(f"{out} is being written by another run (pid {holder}); wait for it to finish, "
+                                      "or write elsewhere with --out") from None
+            try: same = os.stat(lock).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError: same = False
+            if same: break
+            os.close(fd)   # the previous holder removed the file between our open and our lock: lock the new one
+        os.ftruncate(fd, 0); os.pwrite(fd, str(os.getpid()).encode(), 0)
+    except OSError as e: raise CheckpointError(f"{lock}: cannot lock ({e.strerror or e}); write elsewhere with --out") from None
+    try: yield
+    finally:
+        lock.unlink(missing_ok=True)
+        os.close(fd)
+
+def need_resumable(out, stage: str | None = None):
+    "Refuse `--resume` (of `stage`, a key of STAGES) when `out` has no `.last.pt` to resume from."
+    if not last_path(out).exists():
+        raise CheckpointError(f"nothing to resume: {last_path(out)} not found (run {_made_by(stage)} without --resume)")

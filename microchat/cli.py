@@ -4,16 +4,16 @@
 
 # %% ../nbs/06_cli.ipynb #93cf2f9f
 from __future__ import annotations
-import argparse, inspect, math, sys, time, typing
+import argparse, inspect, math, sys, time, typing, warnings
 from pathlib import Path
 import pandas as pd
 import torch
 from fastcore.docments import docments
-from .data import DATA_DIR, DEFAULT_ASSET, DataError, asset_slug, data_files, fetch
+from .data import DATA_DIR, DEFAULT_ASSET, MAX_LOG_RETURN, DataError, asset_slug, data_files, fetch, parse_date
 from .tokenizer import TOKENIZER_PATH, TokenizerError, tokenize
 from .model import pick_threads
 from .checkpoint import CHECKPOINTS, STAGES, CheckpointError, stage_path
-from .loop import report_markdown
+from .loop import TrainingError, report_markdown
 from .evaluate import EvalError
 from .pretrain import pretrain
 from .midtrain import midtrain
@@ -27,7 +27,7 @@ __all__ = ['USER_ERRORS', 'COMMON_HELP', 'STAGE_FUNCTIONS', 'CALIBRATED', 'PIPEL
            'parser', 'main']
 
 # %% ../nbs/06_cli.ipynb #fdb97441
-USER_ERRORS = (DataError, TokenizerError, CheckpointError, EvalError)
+USER_ERRORS = (DataError, TokenizerError, CheckpointError, EvalError, TrainingError)
 _FLAGS = {'in_path': '--in', 'in_paths': '--in', 'tokenizer_path': '--tokenizer'}
 COMMON_HELP = {  # the parameters many commands share, documented once
     'asset': f'ticker of a file in --data-dir (default: {DEFAULT_ASSET}, or the checkpoint\'s asset)',
@@ -39,7 +39,8 @@ COMMON_HELP = {  # the parameters many commands share, documented once
     'resume': 'continue from <out>.last.pt exactly where it stopped',
     'warmup': 'warmup steps (default: a tenth of the steps; stage 1: a twentieth)',
     'eval_every': 'steps between validations (default: a tenth of the steps; stage 1: a twentieth)',
-    'grad_clip': 'clip the gradient norm to this'}
+    'grad_clip': 'clip the gradient norm to this',
+    'allow_jumps': f'accept daily moves beyond |log return| {MAX_LOG_RETURN:g} (x{math.exp(MAX_LOG_RETURN):.0f}) as real instead of refusing the file'}
 _HIDDEN = {'progress'}                                   # always on for a person at a terminal
 _ZERO_OK = {'seed', 'kl', 'warmup', 'weight_decay', 'grad_clip'}
 
@@ -58,6 +59,12 @@ def _device(s):
     "argparse type: auto, cpu, or cuda when torch sees a GPU."
     if s not in ('auto', 'cpu') and not s.startswith('cuda'): raise argparse.ArgumentTypeError(f"{s!r}: use auto, cpu or cuda")
     if s.startswith('cuda') and not torch.cuda.is_available(): raise argparse.ArgumentTypeError(f"{s!r}: torch sees no CUDA GPU here; use --device cpu (or auto)")
+    return s
+
+def _date(s):
+    "argparse type: a YYYY-MM-DD date (kept as the string the function receives)."
+    try: parse_date(s)
+    except DataError: raise argparse.ArgumentTypeError(f"{s!r} is not a date; write it as YYYY-MM-DD, e.g. 2016-06-01") from None
     return s
 
 def _kind(hint):
@@ -81,6 +88,7 @@ def add_command(sub, name: str, fn, help: str | None = None) -> argparse.Argumen
         elif kind in (list, tuple): kw.update(nargs='+', type=_number(type(default[0]), par.name) if default else str)
         elif kind in (int, float): kw['type'] = _number(kind, par.name)
         elif par.name == 'device': kw['type'] = _device
+        elif par.name == 'date': kw['type'] = _date
         p.add_argument(flag, **kw)
     p.add_argument('--threads', type=_number(int, 'threads'), default=None,
                    help='torch CPU threads (default: one per core the load average leaves free; a busy core stalls every op)')
@@ -162,6 +170,9 @@ def parser() -> argparse.ArgumentParser:
     for command in sub.choices.values(): command.formatter_class = _ShowDefaults
     return p
 
+def _warn(message, category, *_, **__):
+    print(f"mqc: warning: {message}", file=sys.stderr)
+
 def main(argv=None) -> int:
     "Run `mqc` with `argv` (default: the command line); returns the exit code."
     a = vars(parser().parse_args(argv))
@@ -170,8 +181,10 @@ def main(argv=None) -> int:
     torch.set_num_threads(threads)
     if command == 'pipeline': print(f"torch threads: {threads} ({note})")
     try:
-        result = fn(**a)
-        if show: show(result)
+        with warnings.catch_warnings():
+            warnings.showwarning = _warn   # a data warning is one line too
+            result = fn(**a)
+            if show: show(result)
     except USER_ERRORS as e:
         print(f"mqc: error: {e}", file=sys.stderr); return 2
     except KeyboardInterrupt:

@@ -5,6 +5,7 @@
 # %% ../nbs/00e_loop.ipynb #7d4de99f
 from __future__ import annotations
 import math, os, time
+from contextlib import nullcontext
 from dataclasses import asdict
 from functools import partial
 from pathlib import Path
@@ -15,14 +16,17 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel as DDP
 from tqdm.auto import tqdm
-from .data import atomic_write
+from .data import atomic_write, need
 from .model import autocast, pick_device
-from .checkpoint import CheckpointError, last_path, read_checkpoint, save_checkpoint, set_rng_state, unwrap
+from .tokenizer import TOKENIZER_PATH
+from .checkpoint import (CheckpointError, checkpoint_lock, last_path, need_resumable, read_checkpoint,
+                                  save_checkpoint, set_rng_state, unwrap)
 from .evaluate import to_markdown
 
 # %% auto #0
 __all__ = ['lm_windows', 'scoring_windows', 'batch_for_step', 'window_batches', 'setup_ddp', 'cleanup_ddp', 'dist_info', 'lr_at',
-           'mean_ce', 'evaluate_lm', 'train_lm', 'train_windows', 'report_markdown', 'stage_report']
+           'mean_ce', 'evaluate_lm', 'available_memory', 'train_bytes', 'sample_bytes', 'need_memory', 'TrainingError',
+           'train_lm', 'train_windows', 'report_markdown', 'stage_report']
 
 # %% ../nbs/00e_loop.ipynb #0e69a5db
 def lm_windows(streams, seq_len, stride=None) -> np.ndarray:
@@ -114,67 +118,115 @@ def evaluate_lm(model, windows, masks=None, batch=64) -> float:
     "Mean cross-entropy of the model on windows [N, seq_len+1] (masked positions only when masks are given)."
     return mean_ce(model, window_batches(windows, masks, batch))
 
+# %% ../nbs/00e_loop.ipynb #01ca4ad4
+def available_memory(device='cpu') -> int:
+    "Bytes free on `device`: free GPU memory, else the machine's available RAM (or the container's, if less)."
+    device = torch.device(device)
+    if device.type == 'cuda': return torch.cuda.mem_get_info(device)[0]
+    free = os.sysconf('SC_AVPHYS_PAGES') * os.sysconf('SC_PAGE_SIZE')
+    try: free = int(next(l for l in open('/proc/meminfo') if l.startswith('MemAvailable:')).split()[1]) * 1024
+    except (OSError, StopIteration): pass
+    try:   # a cgroup v2 limit (containers): what is left of it
+        limit = open('/sys/fs/cgroup/memory.max').read().strip()
+        if limit != 'max': free = min(free, int(limit) - int(open('/sys/fs/cgroup/memory.current').read()))
+    except (OSError, ValueError): pass
+    return free
+
+def train_bytes(cfg, batch: int) -> int:
+    "A lower bound on the memory of one training step of model `cfg` on `batch` windows (float32)."
+    per_token = cfg.n_layer * 8 * cfg.d_model + 3 * cfg.vocab_size    # block activations kept for backward; logits, softmax, gradient
+    params = 12 * cfg.n_layer * cfg.d_model ** 2 + 2 * cfg.vocab_size * cfg.d_model
+    return 4 * (batch * cfg.seq_len * per_token + 4 * params)       # weights, gradients and AdamW's two moments
+
+def sample_bytes(cfg, n_paths: int, horizon: int) -> int:
+    "A lower bound on the memory of sampling `n_paths` paths of `horizon` days from model `cfg`: KV cache, logits, decoded paths."
+    return 4 * n_paths * (2 * cfg.n_layer * cfg.seq_len * cfg.d_model + 2 * cfg.vocab_size) + 8 * n_paths * horizon * 4
+
+def need_memory(nbytes: int, device, what: str, fix: str):
+    "Refuse (one-line DataError) a job whose memory estimate `nbytes` exceeds what `device` has free."
+    free = available_memory(device)
+    need(nbytes <= free, f"{what} needs at least {nbytes / 2**30:,.1f} GiB of memory and {device} has {free / 2**30:,.1f} GiB free; {fix}")
+
 # %% ../nbs/00e_loop.ipynb #c44a657b
+class TrainingError(Exception):
+    "A training run that cannot go on (its loss is no longer a number), explained in one line with the fix."
+
 def train_lm(model, train_batches, val_batches, *, steps, lr=1e-3, warmup=None, weight_decay=0.1, grad_clip=1.0,
              eval_every=None, out_path, tokenizer_hash, device='cpu', seed=0, resume=False, extra=None,
              compile=False, progress=True) -> dict:
     """Train `model` for `steps` optimizer steps; keep the best-by-validation weights in `out_path` and the latest
     full state in `last_path(out_path)` (`resume` continues from it). Warmup and the evaluation interval default to
-    a tenth of the steps. Returns the history: step, train_loss, val_step, val_loss, tok_s."""
+    a tenth of the steps. The run holds `checkpoint_lock(out_path)`; at the first loss that is not finite it stops
+    with a TrainingError and removes the checkpoints it wrote. Returns the history: step, train_loss, val_step,
+    val_loss, tok_s. `extra` (stored in the checkpoints) names the stage and its tokenizer_path for the messages."""
     rank, world = dist_info()
-    device = torch.device(device)
-    model = unwrap(model).to(device)
-    torch.manual_seed(seed + rank)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=weight_decay)
-    hist, best, start = dict(step=[], train_loss=[], val_step=[], val_loss=[], tok_s=[]), math.inf, 0
-    warmup = max(1, steps // 10) if warmup is None else warmup
-    eval_every = eval_every or max(1, steps // 10)
-    if resume:
-        src = last_path(out_path)
-        ck = read_checkpoint(src, tokenizer_hash, device)
-        if ck['config'] != asdict(model.cfg):
-            raise CheckpointError(f"checkpoint {src} holds a {ck['config']} model, not {asdict(model.cfg)}: "
-                                  "resume with the same model size and seq_len")
-        if ck['optimizer'] is None: raise CheckpointError(f"checkpoint {src} has no optimizer state: it is not a .last.pt")
-        model.load_state_dict(ck['model']); opt.load_state_dict(ck['optimizer']); set_rng_state(ck['rng'])
-        hist, best, start = ck['extra']['history'], ck['extra']['best_val'], ck['step']
-    fwd = DDP(model, device_ids=[device.index] if device.type == 'cuda' else None) if world > 1 else model
-    if compile: fwd = torch.compile(fwd)
+    extra = extra or {}
+    if resume: need_resumable(out_path, extra.get('stage'))
+    with checkpoint_lock(out_path) if rank == 0 else nullcontext():   # only rank 0 writes
+        device = torch.device(device)
+        model = unwrap(model).to(device)
+        torch.manual_seed(seed + rank)
+        opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=weight_decay)
+        hist, best, start = dict(step=[], train_loss=[], val_step=[], val_loss=[], tok_s=[]), math.inf, 0
+        warmup = max(1, steps // 10) if warmup is None else warmup
+        eval_every = eval_every or max(1, steps // 10)
+        if resume:
+            src = last_path(out_path)
+            ck = read_checkpoint(src, tokenizer_hash, device, extra.get('tokenizer_path', TOKENIZER_PATH), extra.get('stage'))
+            if ck['config'] != asdict(model.cfg):
+                raise CheckpointError(f"checkpoint {src} holds a {ck['config']} model, not {asdict(model.cfg)}: "
+                                      "resume with the same model size and seq_len")
+            if ck['optimizer'] is None: raise CheckpointError(f"checkpoint {src} has no optimizer state: it is not a .last.pt")
+            model.load_state_dict(ck['model']); opt.load_state_dict(ck['optimizer']); set_rng_state(ck['rng'])
+            hist, best, start = ck['extra']['history'], ck['extra']['best_val'], ck['step']
+        fwd = DDP(model, device_ids=[device.index] if device.type == 'cuda' else None) if world > 1 else model
+        if compile: fwd = torch.compile(fwd)
+        written = set()
 
-    def save(path, step, optimizer=None):
-        info = dict(extra or {}, history=hist, best_val=best, best_step=hist['val_step'][hist['val_loss'].index(best)])
-        save_checkpoint(path, model, tokenizer_hash, step, optimizer, info)
+        def save(path, step, optimizer=None):
+            info = dict(extra, history=hist, best_val=best, best_step=hist['val_step'][hist['val_loss'].index(best)])
+            written.add(save_checkpoint(path, model, tokenizer_hash, step, optimizer, info))
 
-    bar = tqdm(range(start, steps), initial=start, total=steps, disable=not progress or rank != 0, desc='train')
-    t = time.perf_counter()
-    for step in bar:
-        x, y, m = (a.to(device) for a in train_batches(step, rank=rank, world=world))
-        for g in opt.param_groups: g['lr'] = lr_at(step, steps, lr, warmup)
-        with autocast(device): _, loss = fwd(x, y, m)
-        counts = torch.stack([m.sum(), loss.detach().float() * m.sum()])  # [scored tokens, summed loss] of this rank
-        if world > 1: dist.all_reduce(counts)
-        # DDP averages gradients over ranks: weight by this rank's share of the tokens to get the global mean
-        (loss * world * m.sum() / counts[0].clamp(min=1)).backward()
-        if grad_clip: torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-        now = time.perf_counter()
-        tok_s, t = x.numel() * world / (now - t), now
-        hist['step'].append(step + 1); hist['train_loss'].append(counts[1].item() / max(counts[0].item(), 1.0))
-        hist['tok_s'].append(tok_s)
-        if (step + 1) % eval_every == 0 or step + 1 == steps:
-            hist['val_step'].append(step + 1); hist['val_loss'].append(mean_ce(model, val_batches))
-            best = min(best, hist['val_loss'][-1])
-            if rank == 0:
-                if best == hist['val_loss'][-1]: save(out_path, step + 1)
-                save(last_path(out_path), step + 1, opt)
-            t = time.perf_counter()  # evaluation time is not training throughput
-        bar.set_postfix(loss=f"{hist['train_loss'][-1]:.3f}", tok_s=f"{tok_s:,.0f}",
-                        val=f"{hist['val_loss'][-1]:.3f}" if hist['val_loss'] else '-')
-    return hist
+        def stop_if_diverged(value, step, what):
+            if math.isfinite(value): return
+            for p in written: p.unlink(missing_ok=True)   # weights on their way to NaN are no one's best model
+            raise TrainingError(f"training diverged: the {what} loss is {value} at step {step} (peak learning rate {lr:g}); "
+                                "lower --lr and run again (the checkpoints of this run were removed)")
+
+        bar = tqdm(range(start, steps), initial=start, total=steps, disable=not progress or rank != 0, desc='train')
+        t = time.perf_counter()
+        for step in bar:
+            x, y, m = (a.to(device) for a in train_batches(step, rank=rank, world=world))
+            for g in opt.param_groups: g['lr'] = lr_at(step, steps, lr, warmup)
+            with autocast(device): _, loss = fwd(x, y, m)
+            counts = torch.stack([m.sum(), loss.detach().float() * m.sum()])  # [scored tokens, summed loss] of this rank
+            if world > 1: dist.all_reduce(counts)
+            train_loss = counts[1].item() / max(counts[0].item(), 1.0)
+            stop_if_diverged(train_loss, step + 1, 'training')    # every rank sees the same reduced loss and stops together
+            # DDP averages gradients over ranks: weight by this rank's share of the tokens to get the global mean
+            (loss * world * m.sum() / counts[0].clamp(min=1)).backward()
+            if grad_clip: torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            now = time.perf_counter()
+            tok_s, t = x.numel() * world / (now - t), now
+            hist['step'].append(step + 1); hist['train_loss'].append(train_loss)
+            hist['tok_s'].append(tok_s)
+            if (step + 1) % eval_every == 0 or step + 1 == steps:
+                hist['val_step'].append(step + 1); hist['val_loss'].append(mean_ce(model, val_batches))
+                stop_if_diverged(hist['val_loss'][-1], step + 1, 'validation')
+                best = min(best, hist['val_loss'][-1])
+                if rank == 0:
+                    if best == hist['val_loss'][-1]: save(out_path, step + 1)
+                    save(last_path(out_path), step + 1, opt)
+                t = time.perf_counter()  # evaluation time is not training throughput
+            bar.set_postfix(loss=f"{hist['train_loss'][-1]:.3f}", tok_s=f"{tok_s:,.0f}",
+                            val=f"{hist['val_loss'][-1]:.3f}" if hist['val_loss'] else '-')
+        return hist
 
 def train_windows(model, windows, val_batches, *, epochs, batch, seed, extra, masks=None, **train_kw) -> dict:
     "`train_lm` for `epochs` passes over `windows` (loss weighted by `masks` if given), recording the run's size in `extra`."
+    need_memory(train_bytes(model.cfg, batch), train_kw.get('device', 'cpu'), f"--batch {batch}", "lower --batch")
     steps = math.ceil(epochs * len(windows) / batch)
     extra = dict(extra, epochs=epochs, batch=batch, n_windows=len(windows))
     return train_lm(model, partial(batch_for_step, windows, batch=batch, seed=seed, masks=masks), val_batches,

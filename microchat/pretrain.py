@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from .data import DATA_DIR, DataError, atomic_write, load_assets
+from .data import DATA_DIR, DataError, atomic_write, load_assets, need
 from .model import GPT, GPTConfig
 from .tokenizer import TOKENIZER_PATH, Tokenizer, token_streams
-from .checkpoint import CheckpointError, last_path, load_checkpoint, stage_path
-from .loop import (batch_for_step, cleanup_ddp, evaluate_lm, lm_windows, report_markdown, scoring_windows,
-                            setup_ddp, train_lm, window_batches)
+from .checkpoint import load_checkpoint, need_resumable, stage_path
+from .loop import (batch_for_step, cleanup_ddp, evaluate_lm, lm_windows, need_memory, report_markdown,
+                            scoring_windows, setup_ddp, train_bytes, train_lm, window_batches)
 
 # %% auto #0
 __all__ = ['unigram_baseline', 'bigram_baseline', 'lm_report', 'split_streams', 'pretrain']
@@ -74,7 +74,7 @@ def split_streams(tok, streams: dict) -> dict:
     return {part: {t: np.asarray(s.values[mask(s.index)], np.int64) for t, s in streams.items()} for part, mask in masks.items()}
 
 def pretrain(*,
-             data_dir=DATA_DIR, tokenizer_path=TOKENIZER_PATH,
+             data_dir=DATA_DIR, tokenizer_path=TOKENIZER_PATH, allow_jumps: bool = False,
              out=None,                           # checkpoint to write, best by validation (default: checkpoints/best_model.pt)
              epochs: float = 10,                 # passes over the training windows
              batch: int = 32,                    # windows per step (global, over all processes)
@@ -94,13 +94,15 @@ def pretrain(*,
     """Stage 1: pretrain a GPT on the training days of every asset. Writes `out` (best by validation),
     `<out>.last.pt` (resumable), `<out>.report.csv/.md`. Returns the report DataFrame (history in .attrs)."""
     out = Path(out or stage_path('pretrain'))
-    if resume and not last_path(out).exists():
-        raise CheckpointError(f"nothing to resume: {last_path(out)} not found (run `mqc stage1` without --resume)")
+    need(d_model % n_head == 0 and d_model // n_head % 2 == 0, f"--n-head {n_head} does not split --d-model {d_model} into heads "
+         f"of an even width (rotary positions turn pairs of channels); use e.g. --n-head {max(1, d_model // 32)}")
+    if resume: need_resumable(out, 'pretrain')
     rank, world, device = setup_ddp(device)
     try:
         tok = Tokenizer.load(tokenizer_path)
-        parts = split_streams(tok, token_streams(tok, load_assets(data_dir)))
         cfg = GPTConfig(vocab_size=tok.vocab_size, n_layer=n_layer, n_head=n_head, d_model=d_model, seq_len=seq_len)
+        need_memory(train_bytes(cfg, batch // world), device, f"--batch {batch}", "lower --batch")
+        parts = split_streams(tok, token_streams(tok, load_assets(data_dir, allow_jumps)))
         windows = lm_windows(parts['train'].values(), seq_len, stride)
         val = scoring_windows(parts['val'].values(), seq_len, stride)
         if len(windows) == 0: raise DataError(f"no asset in {data_dir} has {seq_len + 1} training days: lower --seq-len")

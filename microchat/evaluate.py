@@ -12,10 +12,10 @@ import matplotlib.pyplot as plt
 from .data import atomic_write
 
 # %% auto #0
-__all__ = ['BASELINES', 'EvalError', 'log_returns', 'training_returns', 'random_walk', 'bootstrap', 'garch', 'crps_samples',
-           'score', 'rolling_origins', 'forecast_at', 'scores_by_horizon', 'summarize', 'evaluate', 'newey_west_var',
-           'dm_test', 'to_markdown', 'save_report', 'future_dates', 'plot_fan', 'plot_calibration',
-           'plot_crps_by_horizon']
+__all__ = ['TOUCH_SIGMAS', 'BASELINES', 'EvalError', 'log_returns', 'training_returns', 'random_walk', 'bootstrap', 'garch',
+           'crps_samples', 'score', 'rolling_origins', 'forecast_at', 'scores_by_horizon', 'summarize', 'evaluate',
+           'newey_west_var', 'dm_test', 'to_markdown', 'save_report', 'future_dates', 'plot_fan', 'plot_calibration',
+           'plot_reliability', 'plot_crps_by_horizon']
 
 # %% ../nbs/03a_evaluate.ipynb #7a3eee5c
 class EvalError(ValueError):
@@ -68,8 +68,12 @@ def crps_samples(samples, y) -> np.ndarray:
     return np.abs(x - y).mean(-1) - spread
 
 # %% ../nbs/03a_evaluate.ipynb #417f3c70
-def score(paths, realised, horizons=(1, 5, 10, 32)) -> pd.DataFrame:
-    "Scores of simulated daily log returns `paths` [O, N, H] against realised daily log returns [O, H]; one row per (origin, horizon)."
+TOUCH_SIGMAS = 2.0   # the fall a touch event asks about: this many daily sigmas times sqrt(h)
+
+def score(paths, realised, horizons=(1, 5, 10, 32), sigma=None) -> pd.DataFrame:
+    """Scores of simulated daily log returns `paths` [O, N, H] against realised daily log returns [O, H]; one row per
+    (origin, horizon). With `sigma` [O] (each origin's daily volatility), also the event forecasts P(up at h) and
+    P(touch -TOUCH_SIGMAS sigma sqrt(h) within h), from the paths' closes, with their Brier scores."""
     paths, realised = np.asarray(paths, dtype=float), np.asarray(realised, dtype=float)
     cum, cum_real = paths.cumsum(-1), realised.cumsum(-1)
     rows = []
@@ -77,11 +81,17 @@ def score(paths, realised, horizons=(1, 5, 10, 32)) -> pd.DataFrame:
         x, y = cum[..., h - 1], cum_real[:, h - 1]
         q05, q10, q25, med, q75, q90, q95 = np.quantile(x, [.05, .10, .25, .5, .75, .90, .95], axis=-1)
         var = np.maximum(x.var(-1, ddof=1), 1e-12)
-        rows.append(pd.DataFrame(dict(
-            horizon=h, realised=y, median=med, crps=crps_samples(x, y),
-            pit=((x < y[:, None]).mean(-1) + 0.5 * (x == y[:, None]).mean(-1)),
-            cover50=(q25 <= y) & (y <= q75), cover80=(q10 <= y) & (y <= q90), cover90=(q05 <= y) & (y <= q95),
-            direction=np.sign(med) * np.sign(y) > 0, sd=np.sqrt(var), qlike=np.log(var) + y ** 2 / var)))
+        row = dict(horizon=h, realised=y, median=med, crps=crps_samples(x, y),
+                   pit=((x < y[:, None]).mean(-1) + 0.5 * (x == y[:, None]).mean(-1)),
+                   cover50=(q25 <= y) & (y <= q75), cover80=(q10 <= y) & (y <= q90), cover90=(q05 <= y) & (y <= q95),
+                   direction=np.sign(med) * np.sign(y) > 0, sd=np.sqrt(var), qlike=np.log(var) + y ** 2 / var,
+                   p_up=(x > 0).mean(-1), up=y > 0)
+        if sigma is not None:
+            floor = -TOUCH_SIGMAS * np.asarray(sigma, float) * np.sqrt(h)
+            row.update(p_touch=(cum[..., :h].min(-1) <= floor[:, None]).mean(-1), touch=cum_real[:, :h].min(-1) <= floor)
+        row['brier_up'] = (row['p_up'] - row['up']) ** 2
+        if 'touch' in row: row['brier_touch'] = (row['p_touch'] - row['touch']) ** 2
+        rows.append(pd.DataFrame(row))
     return pd.concat(rows, ignore_index=True)
 
 # %% ../nbs/03a_evaluate.ipynb #43bbd7c9
@@ -118,8 +128,9 @@ BASELINES = ('random_walk', 'bootstrap', 'garch')
 def scores_by_horizon(per_origin: pd.DataFrame) -> pd.DataFrame:
     "Tidy table: one row per (method, horizon) with each score averaged over origins, and the CRPS skill against each baseline present."
     g = per_origin.groupby(['method', 'horizon'], sort=False)
+    events = {k: (k, 'mean') for k in ('brier_up', 'brier_touch') if k in per_origin}
     long = g.agg(origins=('crps', 'size'), crps=('crps', 'mean'), cov50=('cover50', 'mean'), cov80=('cover80', 'mean'),
-                 cov90=('cover90', 'mean'), dir=('direction', 'mean'), qlike=('qlike', 'mean')).reset_index()
+                 cov90=('cover90', 'mean'), dir=('direction', 'mean'), qlike=('qlike', 'mean'), **events).reset_index()
     for b in BASELINES:
         if b in set(long.method):
             base = long[long.method == b].set_index('horizon').crps
@@ -142,13 +153,15 @@ def evaluate(df: pd.DataFrame, methods: dict, split, step: int = 5, horizons=(1,
     idx = df.index.get_indexer(origins)
     log_close = np.log(df['Close'].to_numpy())
     realised = np.diff(log_close[idx[:, None] + np.arange(H + 1)], axis=1)  # [O, H] daily log returns after each origin
+    returns = np.diff(log_close)
+    sigma = np.array([returns[max(0, i - 90):i].std(ddof=1) for i in idx])  # the last 90 days' volatility at each origin
     frames = []
     for name, method in methods.items():
         t0 = time.time()
         if hasattr(method, 'at_origins'):  # a method that samples every origin at once (from the history up to each)
             paths = _checked(method.at_origins(df, idx, H, n_paths, seed + np.arange(len(idx))), (len(idx), n_paths, H), name, origins[0])
         else: paths = np.stack([forecast_at(df, o, method, H, n_paths, seed + k, name) for k, o in enumerate(origins)])
-        s = score(paths, realised, horizons)
+        s = score(paths, realised, horizons, sigma)
         s.insert(0, 'method', name)
         s.insert(1, 'origin', np.tile(origins, len(horizons)))
         s.insert(2, 'origin_idx', np.tile(idx, len(horizons)))  # position in df: lets tests thin overlapping windows
@@ -240,6 +253,24 @@ def plot_calibration(per_origin: pd.DataFrame, horizon: int | None = None, bins:
     ax0.set(xlabel='nominal central interval', ylabel='observed coverage', title=f'coverage, h={h} ({rows.origin.nunique()} origins)')
     ax1.set(xlabel='PIT', ylabel='density', title=f'PIT histogram, h={h}')
     ax0.legend(fontsize=7); fig.tight_layout()
+    return fig
+
+def plot_reliability(per_origin: pd.DataFrame, horizon: int | None = None, bins: int = 5):
+    "Reliability of the event forecasts at `horizon`: observed frequency against forecast probability, P(up) and P(touch)."
+    h = int(horizon or per_origin.horizon.max())
+    rows = per_origin[per_origin.horizon == h]
+    events = [e for e in ('up', 'touch') if f'p_{e}' in rows]
+    fig, axs = plt.subplots(1, len(events), figsize=(4.5 * len(events), 3.5), dpi=90, squeeze=False)
+    edges = np.linspace(0, 1, bins + 1)
+    for ax, e in zip(axs[0], events):
+        ax.plot([0, 1], [0, 1], color='grey', ls='--', lw=.8)
+        for name, g in rows.groupby('method', sort=False):
+            k = np.clip(np.digitize(g[f'p_{e}'], edges) - 1, 0, bins - 1)
+            pts = pd.DataFrame(dict(k=k, p=g[f'p_{e}'], o=g[e].astype(float))).groupby('k').mean()
+            ax.plot(pts.p, pts.o, marker='o', ms=3, label=f"{name} (Brier {g[f'brier_{e}'].mean():.3f})")
+        ax.set(xlabel=f'forecast P({e})', ylabel='observed frequency', title=f'P({e}) within {h} days' if e == 'touch' else f'P(up at {h} days)')
+        ax.legend(fontsize=6)
+    fig.tight_layout()
     return fig
 
 def plot_crps_by_horizon(summary: pd.DataFrame, relative_to: str | None = None):

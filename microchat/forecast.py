@@ -4,7 +4,7 @@
 
 # %% ../nbs/03b_forecast.ipynb #aad170dd
 from __future__ import annotations
-import math, time
+import math, re, time
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
@@ -37,10 +37,47 @@ class Forecast:
     paths: np.ndarray          # [n_paths, horizon] daily log returns
     quantiles: pd.DataFrame    # closes per future day: p05 .. p95 and median_path
     history: pd.DataFrame      # the candles the forecast starts after
+    candles: np.ndarray        # [n_paths, horizon, 4] decoded open, high, low and close prices of every path
 
-    def plot(self, realised=None, title: str | None = None, lookback: int = 60):
-        "Fan chart of the paths' closes after the history, with the `realised` candles (or closes) if given."
-        return plot_fan(self.history, self.paths, realised, lookback, title)
+    @property
+    def last_close(self) -> float: return float(self.history['Close'].iloc[-1])
+
+    def level(self, move) -> float:
+        "The price `move` away from the last close: a price, a return (0.05) or a string ('+5%', '-10%')."
+        if isinstance(move, str): move = float(move.strip().rstrip('%')) / (100 if move.strip().endswith('%') else 1)
+        return self.last_close * (1 + move) if abs(move) < 1 else float(move)
+
+    def prob_close(self, move, day: int | None = None) -> float:
+        "Probability that the close on `day` (default: the last) is beyond `move`: above it for a rise, below for a fall."
+        level, close = self.level(move), self.candles[:, (day or self.paths.shape[1]) - 1, 3]
+        return float((close >= level).mean() if level >= self.last_close else (close <= level).mean())
+
+    def prob_touch(self, move, within: int | None = None) -> float:
+        "Probability that the price touches `move` on any day up to `within`: by the decoded highs for a rise, lows for a fall."
+        level, c = self.level(move), self.candles[:, :within or self.paths.shape[1]]
+        return float((c[..., 1].max(1) >= level).mean() if level >= self.last_close else (c[..., 2].min(1) <= level).mean())
+
+    def drawdown(self, q=(.05, .5, .95)) -> pd.Series:
+        "Quantiles of each path's largest fall from a running peak of its closes (the last close included), as a fraction."
+        closes = np.c_[np.full(len(self.candles), self.last_close), self.candles[..., 3]]
+        dd = (closes / np.maximum.accumulate(closes, 1) - 1).min(1)
+        return pd.Series(np.quantile(dd, q), index=[f'p{round(x * 100):02d}' for x in q], name='max drawdown')
+
+    def realised_vol(self, q=(.05, .5, .95)) -> pd.Series:
+        "Quantiles of each path's realised daily volatility (root mean square of its daily log returns)."
+        return pd.Series(np.quantile(np.sqrt((self.paths ** 2).mean(1)), q), index=[f'p{round(x * 100):02d}' for x in q], name='daily vol')
+
+    def events(self, moves=('+5%', '-10%')) -> pd.DataFrame:
+        "For each move: its price, the probability of closing beyond it on the last day, and of touching it on the way."
+        H = self.paths.shape[1]
+        return pd.DataFrame([{'move': str(m), 'level': self.level(m), f'P(close beyond, day {H})': self.prob_close(m),
+                              f'P(touch within {H} days)': self.prob_touch(m)} for m in moves]).set_index('move')
+
+    def plot(self, realised=None, title: str | None = None, lookback: int = 60, levels=()):
+        "Fan chart of the paths' closes after the history, with the `realised` candles (or closes) and price `levels` if given."
+        fig = plot_fan(self.history, self.paths, realised, lookback, title)
+        for m in levels: fig.axes[0].axhline(self.level(m), color='grey', ls=':', lw=1)
+        return fig
 
 def _decode_rng(seed) -> np.random.Generator:
     "The generator that draws decoded candles from their codes' training candles: a function of the sampling seed."
@@ -63,25 +100,33 @@ class Forecaster:
     @property
     def stage(self) -> str | None: return self.info.get('stage')
 
-    def sample(self, candles: pd.DataFrame, horizon=32, n_paths=256, seed=None, temperature=1.0, top_k=None,
-               top_p=None, calibrated=True) -> np.ndarray:
-        "Daily log returns [n_paths, horizon] of paths sampled after the last candle (calibrated, if the checkpoint is)."
+    def _tokens(self, candles: pd.DataFrame, horizon, n_paths, seed, temperature, top_k, top_p) -> tuple[np.ndarray, float]:
+        "Token paths [n_paths, horizon] sampled after the last candle, and the tokenizer's variance there."
         seq_len = self.model.cfg.seq_len
         need(0 < horizon < seq_len, f"horizon {horizon} must be in 1..{seq_len - 1}, the model's context; use a shorter horizon")
         need(len(candles) >= 2, f"{len(candles)} candle(s) given; a forecast needs at least 2 (one seeds the tokenizer)")
         context_len = min(self.context_len or seq_len, seq_len - horizon)
         tokens = self.tokenizer.encode(candles)[-context_len:]
         _, var = self.tokenizer.state(candles)
-        sampled = sample(self.model, tokens, horizon, n_paths, temperature, top_k, top_p, seed)
-        paths = self.tokenizer.decode_returns(sampled.cpu().numpy(), var, _decode_rng(seed))
+        return sample(self.model, tokens, horizon, n_paths, temperature, top_k, top_p, seed).cpu().numpy(), var
+
+    def sample(self, candles: pd.DataFrame, horizon=32, n_paths=256, seed=None, temperature=1.0, top_k=None,
+               top_p=None, calibrated=True) -> np.ndarray:
+        "Daily log returns [n_paths, horizon] of paths sampled after the last candle (calibrated, if the checkpoint is)."
+        tokens, var = self._tokens(candles, horizon, n_paths, seed, temperature, top_k, top_p)
+        paths = self.tokenizer.decode_returns(tokens, var, _decode_rng(seed))
         return calibrate_paths(paths, self.calibration) if calibrated and self.calibration else paths
 
     def forecast(self, candles: pd.DataFrame, horizon=32, n_paths=256, seed=None, temperature=1.0, top_k=None,
                  top_p=None, calibrated=True) -> Forecast:
-        "Sample `n_paths` continuations of `horizon` days after the last candle -> `Forecast`."
-        paths = self.sample(candles, horizon, n_paths, seed, temperature, top_k, top_p, calibrated)
-        q = quantile_table(paths, float(candles['Close'].iloc[-1]), future_dates(candles.index, horizon))
-        return Forecast(paths, q, candles)
+        "Sample `n_paths` continuations of `horizon` days after the last candle -> `Forecast` (paths and candles)."
+        tokens, var = self._tokens(candles, horizon, n_paths, seed, temperature, top_k, top_p)
+        raw = self.tokenizer.decode_returns(tokens, var, _decode_rng(seed))
+        logs = self.tokenizer.decode_candles(tokens, var, _decode_rng(seed))      # the same draws: the same closes
+        paths = calibrate_paths(raw, self.calibration) if calibrated and self.calibration else raw
+        logs += (paths.cumsum(-1) - logs[..., 3])[..., None]       # calibration moves whole candles with their close
+        last_close = float(candles['Close'].iloc[-1])
+        return Forecast(paths, quantile_table(paths, last_close, future_dates(candles.index, horizon)), candles, last_close * np.exp(logs))
 
     def sample_at(self, candles: pd.DataFrame, origins, horizon=32, n_paths=256, seeds=None, temperature=1.0, top_k=None,
                   top_p=None, calibrated=True, max_rows=4096) -> np.ndarray:
@@ -170,6 +215,7 @@ def forecast_cli(*,
                  paths: int = 256,               # sampled paths
                  temperature: float = 1.0,       # sampling temperature
                  png=None,                       # save a fan chart here
+                 events: str | None = None,      # moves such as "+5%,-10%": probabilities of closing beyond and of touching each
                  no_calibrate: bool = False,     # the model's raw paths, without the calibration fitted on validation days
                  seed: int = 0, data_dir=DATA_DIR, tokenizer_path=TOKENIZER_PATH, device='auto',
                 ) -> pd.DataFrame:
@@ -186,9 +232,14 @@ def forecast_cli(*,
     if part != 'test': print(f"note: {origin.date()} is a {dict(train='training', val='validation')[part]} day: the checkpoint was "
                              "fitted or selected on data up to it, so this forecast is not out-of-sample")
     print(f.quantiles.to_string(float_format=lambda v: f'{v:,.2f}'))
+    moves = [m.strip() for m in events.split(',') if m.strip()] if events else []
+    if moves:
+        for m in moves: need(re.fullmatch(r'[+-]\d+(\.\d+)?%', m), f"--events {events!r}: give moves such as +5%,-10%")
+        print(f.events(moves).to_string(float_format=lambda v: f'{v:,.2f}' if v > 1 else f'{v:.1%}'))
+        print(f"max drawdown within {horizon} days: " + ', '.join(f'{k} {v:.1%}' for k, v in f.drawdown().items()))
     if png:
         realised = df.loc[origin:].iloc[1:horizon + 1]
-        fig = f.plot(realised if len(realised) == horizon else None, title=f"{name}: {paths} paths from {origin.date()}")
+        fig = f.plot(realised if len(realised) == horizon else None, title=f"{name}: {paths} paths from {origin.date()}", levels=moves)
         atomic_write(png, lambda tmp: fig.savefig(tmp, format='png')); plt.close(fig)
         print(f"fan chart: {png}")
     return f.quantiles

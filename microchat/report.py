@@ -12,13 +12,13 @@ import matplotlib.pyplot as plt
 from .data import DATA_DIR, DataError, asset_slug, atomic_write, data_files, load_asset
 from .tokenizer import TOKENIZER_PATH, Tokenizer
 from .checkpoint import CHECKPOINTS
-from .evaluate import (BASELINES, EvalError, bootstrap, dm_test, evaluate, forecast_at, garch, plot_calibration,
-                                plot_crps_by_horizon, plot_fan, random_walk, rolling_origins, save_report, scores_by_horizon,
+from .evaluate import (BASELINES, TOUCH_SIGMAS, EvalError, bootstrap, dm_test, evaluate, forecast_at, garch, plot_calibration,
+                                plot_crps_by_horizon, plot_fan, plot_reliability, random_walk, rolling_origins, save_report, scores_by_horizon,
                                 summarize, to_markdown, training_returns)
 from .forecast import Forecaster
 
 # %% auto #0
-__all__ = ['write_report', 'run_eval']
+__all__ = ['headline_table', 'write_report', 'run_eval']
 
 # %% ../nbs/05_results.ipynb #bb4af316
 def _methods(fcs: dict, df, split, calibrated: bool) -> dict:
@@ -30,6 +30,17 @@ def _methods(fcs: dict, df, split, calibrated: bool) -> dict:
     return methods
 
 def _sha(path) -> str: return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
+
+def headline_table(long: pd.DataFrame) -> str:
+    "CRPS at every horizon (the best in bold) and the 80%/90% coverage at the longest, one row per method: the table the README shows."
+    horizons = sorted(long.horizon.unique()); H = horizons[-1]
+    methods = list(long.method.unique())
+    crps = long.pivot(index='method', columns='horizon', values='crps').loc[methods]
+    cells = crps.apply(lambda col: [f"**{v:.4g}**" if v == col.min() else f"{v:.4g}" for v in col])
+    table = pd.DataFrame({f'CRPS@{h}': cells[h] for h in horizons})
+    at_h = long[long.horizon == H].set_index('method').loc[methods]
+    table[f'cover 80%@{H}'], table[f'cover 90%@{H}'] = [f"{v:.0%}" for v in at_h.cov80], [f"{v:.0%}" for v in at_h.cov90]
+    return to_markdown(table)
 
 def write_report(out, per_origin: pd.DataFrame, fcs: dict, paths: dict, tok: Tokenizer, tokenizer_path, fans: dict,
                  step: int, n_paths: int) -> Path:
@@ -47,6 +58,7 @@ def write_report(out, per_origin: pd.DataFrame, fcs: dict, paths: dict, tok: Tok
     pngs = []
     for name, fig in [('crps_by_horizon.png', plot_crps_by_horizon(summarize(per_origin), relative_to='random_walk')),
                       *[(f'calibration_{h}d.png', plot_calibration(per_origin, horizon=h)) for h in horizons],
+                      *[(f'events_{h}d.png', plot_reliability(per_origin, horizon=h)) for h in horizons if h > 1],
                       *[(f'fan_{asset_slug(a)}.png', f) for a, f in fans.items()]]:
         atomic_write(out/name, lambda tmp, fig=fig: fig.savefig(tmp, format='png', dpi=80)); plt.close(fig); pngs.append(name)
     assets = per_origin.asset.unique() if 'asset' in per_origin else []
@@ -90,6 +102,18 @@ validation days ({tok.split.val_start.date()} to {tok.split.test_start.date()});
 
 {pivot('qlike', '.4g')}
 
+## Event forecasts (Brier score; lower is better)
+
+P(up at h):
+
+{pivot('brier_up', '.4f')}
+
+P(touch, a fall of {TOUCH_SIGMAS:g} daily sigmas x sqrt(h) within h days):
+
+{pivot('brier_touch', '.4f')}
+
+{chr(10).join(f'![reliability at {h} days](events_{h}d.png)' for h in horizons if h > 1)}
+
 ## Calibration and PIT
 
 {chr(10).join(f'![calibration at {h} days](calibration_{h}d.png)' for h in horizons)}
@@ -104,6 +128,7 @@ validation days ({tok.split.val_start.date()} to {tok.split.test_start.date()});
 {chr(10).join(f"- `{name}`: `{paths[name]}` (sha256 {_sha(paths[name])}), stage {fc.stage or '?'}, asset {fc.info.get('asset', '-')}, {cal(fc)}" for name, fc in fcs.items())}
 - command: `{shlex.join(['mqc', *sys.argv[1:]]) if Path(sys.argv[0]).name == 'mqc' else 'microchat.report.run_eval'}`
 """
+    atomic_write(out/'headline.md', headline_table(long) + '\n')
     return atomic_write(out/'report.md', text)
 
 def _test_assets(data_dir, split, horizon) -> list[str]:

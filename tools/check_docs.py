@@ -18,11 +18,15 @@ import matplotlib.image, yaml
 from execnb.nbio import read_nb, write_nb
 from nbdev.config import get_config
 from nbdev.processors import FilterDefaults
+sys.path.insert(0, str(Path(__file__).parent))
+from make_readme import expand_includes   # Quarto's include shortcode, expanded as the site and the README do
+
+NBS = Path(__file__).resolve().parents[1]/'nbs'
 
 # the plot a chapter's page promises, keyed by notebook stem. A stem matches any notebook with the same name after
 # its numeric prefix ('00_tokenizer' matches '00a_tokenizer' and '02_tokenizer'), so renumbering keeps the promise;
 # a promised chapter that no notebook matches is a warning, not a failure
-PROMISED_PLOTS = {'00_tokenizer': 'codebook usage', '01_pretrain': 'loss curves', '03_sft': 'fan chart',
+PROMISED_PLOTS = {'00_tokenizer': 'codebook usage', '01_pretrain': 'loss curves', '03_sft': 'loss curves', '05_results': 'fan chart',
                   '04_rl': 'reward curves'}
 
 def topic(stem):
@@ -134,7 +138,7 @@ def to_markdown(nb, name):
         elif c.cell_type == 'markdown':
             for name, att in (c.get('attachments') or {}).items():  # `attachment:x.png` -> embedded image
                 mime = next(iter(att)); src = src.replace(f'attachment:{name}', f'data:{mime};base64,{text(att[mime])}')
-            parts.append(src)
+            parts.append(expand_includes(src, NBS))
         elif c.cell_type == 'code':
             opts, code = cell_options(src)
             if opts.get('include') == 'false': continue

@@ -9,7 +9,7 @@ from functools import partial
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .data import DATA_DIR, asset_stream, load_asset, need
+from .data import DATA_DIR, asset_stream, load_asset, load_assets, need
 from .tokenizer import TOKENIZER_PATH, Tokenizer
 from .checkpoint import load_checkpoint, stage_path
 from .loop import cleanup_ddp, evaluate_lm, setup_ddp, stage_report, train_windows, window_batches
@@ -47,6 +47,7 @@ def sft(*,
         context_len: int = 128,         # days of history per example
         horizon: int = 32,              # days to forecast (the loss is on these only)
         stride: int = 1,                # days between training examples
+        all_assets: bool = False,       # also train on the examples of every other asset's training days (validation stays the asset's)
         warmup: int | None = None, eval_every: int | None = None, seed: int = 0,
         device='auto', resume: bool = False, progress: bool = True,
        ) -> pd.DataFrame:
@@ -64,10 +65,14 @@ def sft(*,
              f"the model's seq_len {model.cfg.seq_len}; lower --context-len")
         stream, parts = asset_stream(tok, df)
         train_w, train_m = sft_windows(stream, *parts['train'], context_len, horizon, stride)
+        if all_assets:   # other assets' training days: more examples of the same task, never a validation or test day
+            others = [sft_windows(s, *p['train'], context_len, horizon, stride)
+                      for t, other in load_assets(data_dir).items() if t != name for s, p in [asset_stream(tok, other)]]
+            train_w, train_m = (np.concatenate([a, *(o[k] for o in others)]) for k, a in enumerate((train_w, train_m)))
         val_w, val_m = sft_windows(stream, *parts['val'], context_len, horizon, stride=horizon)
         need(len(train_w) and len(val_w), f"{name}: no {'training' if not len(train_w) else 'validation'} example of "
              f"{context_len}+{horizon} days; give a longer history or lower --context-len / --horizon")
-        extra = dict(stage='sft', asset=name, source=str(in_path), context_len=context_len, horizon=horizon,
+        extra = dict(stage='sft', asset=name, source=str(in_path), context_len=context_len, horizon=horizon, all_assets=all_assets,
                      split=tok.split.to_dict(), lr=lr, tokenizer_path=str(tokenizer_path))
         hist = train_windows(model, train_w, window_batches(val_w, val_m), masks=train_m, epochs=epochs, batch=batch,
                              seed=seed, extra=extra, lr=lr, warmup=warmup, eval_every=eval_every, out_path=out,

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00d_checkpoint.ipynb #41bc1dea
 from __future__ import annotations
-import fcntl, os, random, warnings
+import fcntl, io, os, random, warnings
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -72,7 +72,9 @@ def save_checkpoint(path, model, tokenizer_hash, step, optimizer=None, extra=Non
     state = dict(model=unwrap(model).state_dict(), config=asdict(unwrap(model).cfg), tokenizer_hash=tokenizer_hash,
                  step=step, optimizer=optimizer.state_dict() if optimizer is not None else None, rng=rng_state(),
                  extra=extra or {})
-    return atomic_write(path, lambda tmp: torch.save(state, tmp))
+    buf = io.BytesIO()
+    torch.save(state, buf)   # in memory first: torch reports a full disk as a RuntimeError, a plain write as OSError
+    return atomic_write(path, buf.getvalue())
 
 def _made_by(stage) -> str:
     return f"`{STAGES[stage].command}`" if stage in STAGES else "`mqc stage1` .. `mqc stage4`"

@@ -180,6 +180,8 @@ def stale_opens(df: pd.DataFrame, window: int = 21) -> np.ndarray:
     most = pd.Series(same).rolling(window, center=True, min_periods=1).mean().to_numpy() > 0.5
     return same & most
 
+_WARNED = set()   # files whose candles without a real open were already reported
+
 def load_ohlcv(path, allow_jumps: bool = False) -> pd.DataFrame:
     """Load daily candles from a yfinance (flat or multi-row header) or plain Date,Open,High,Low,Close CSV; daily moves
     beyond MAX_LOG_RETURN are refused unless `allow_jumps` (or the ALLOW_JUMPS_ENV environment variable)."""
@@ -207,7 +209,8 @@ def load_ohlcv(path, allow_jumps: bool = False) -> pd.DataFrame:
         df = df.drop(columns='Adj Close')
     if not _jumps_allowed(allow_jumps): _check_jumps(df, path, lines)
     stale = stale_opens(df)
-    if stale.sum() >= MIN_ROWS:   # once per file and process (Python's default warning filter)
+    if stale.sum() >= MIN_ROWS and path.resolve() not in _WARNED:   # once per file and process
+        _WARNED.add(path.resolve())
         warnings.warn(f"{path}: {int(stale.sum())} candles between {df.index[stale][0].date()} and {df.index[stale][-1].date()} "
                       "have no real open (Open = previous Close): their body is the whole day's move (see chapter 00a)", stacklevel=2)
     return df.astype('float64')

@@ -275,13 +275,14 @@ def _fidelity(tok: Tokenizer, df: pd.DataFrame, mask: np.ndarray, rng, every=5, 
         for h in (10, 32): out['true_var'][h], out['dec_var'][h] = v[origins + h], dec[:, h]   # state after h days
     return out
 
-def fidelity_table(tok: Tokenizer, frames: dict, parts=('val', 'test'), seed=0) -> pd.DataFrame:
+def fidelity_table(tok: Tokenizer, frames: dict, parts=('val', 'test'), seed=0, draw=True) -> pd.DataFrame:
     """Per asset and part: decoded/real RMS of daily returns, decoded/real size on |z| >= 4 days (z: return in units
-    of the trailing volatility), and the decoded/true volatility state after 10 and 32 days of real continuations."""
+    of the trailing volatility), and the decoded/true volatility state after 10 and 32 days of real continuations.
+    `draw`: decode by drawing from each code's training candles (as forecasts do); else by each code's centre."""
     masks = {'train': tok.split.train_mask, 'val': tok.split.val_mask, 'test': tok.split.test_mask}
     rows = {}
     for part in parts:
-        runs = {t: _fidelity(tok, df, masks[part](df.index[1:]), np.random.default_rng(seed)) for t, df in frames.items()
+        runs = {t: _fidelity(tok, df, masks[part](df.index[1:]), np.random.default_rng(seed) if draw else None) for t, df in frames.items()
                 if masks[part](df.index[1:]).sum() > 32}
         for t, f in {**runs, 'all': {k: np.concatenate([g[k] for g in runs.values()]) if k in ('real', 'hat', 'z') else
                                      {h: np.concatenate([g[k][h] for g in runs.values() if h in g[k]] or [np.ones(1)]) for h in (10, 32)}

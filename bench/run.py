@@ -302,7 +302,8 @@ def main(argv=None):
     p.add_argument('--device', default='auto', choices=['auto', 'cpu', 'cuda'])
     p.add_argument('--threads', type=int, default=0, help='torch CPU threads (default: the cores the load leaves free)')
     p.add_argument('--pipeline', action='store_true', help='also time `mqc pipeline --quick` (minutes)')
-    p.add_argument('--save', action='store_true', help='write the table to bench/results.md')
+    p.add_argument('--save', action='store_true', help='write the table to bench/results.md (or --out)')
+    p.add_argument('--out', default=None, help='where --save writes the table (default: bench/results.md)')
     a = p.parse_args(argv)
     try: device = pick_device(a.device)
     except ValueError as e: p.error(str(e))
@@ -329,7 +330,7 @@ def main(argv=None):
     took = f"{'--quick, ' if a.quick else ''}took {time.perf_counter() - t0:.0f} s"
     print(took)
     if a.save:
-        out = ROOT/'bench'/'results.md'
+        out = Path(a.out) if a.out else ROOT/'bench'/'results.md'
         cmd = 'python bench/run.py ' + ' '.join(argv if argv is not None else sys.argv[1:])
         out.write_text(f"# microchat benchmark\n\n`{cmd.strip()}` on {datetime.now():%Y-%m-%d %H:%M}, {took}\n\n"
                        f"{machine}\n\n{markdown_table(rows)}\n")

@@ -9,7 +9,8 @@ from pathlib import Path
 import pandas as pd
 import torch
 from fastcore.docments import docments
-from .data import DATA_DIR, DEFAULT_ASSET, MAX_LOG_RETURN, DataError, asset_slug, data_files, fetch, parse_date
+from .data import DATA_DIR, DEFAULT_ASSET, MAX_LOG_RETURN, DataError, asset_slug, data_files, parse_date
+from .universe import fetch
 from .tokenizer import TOKENIZER_PATH, TokenizerError, tokenize
 from .model import pick_threads
 from .checkpoint import CHECKPOINTS, STAGES, CheckpointError, stage_path
@@ -41,7 +42,7 @@ COMMON_HELP = {  # the parameters many commands share, documented once
     'eval_every': 'steps between validations (default: a tenth of the steps; stage 1: a twentieth)',
     'grad_clip': 'clip the gradient norm to this',
     'allow_jumps': f'accept daily moves beyond |log return| {MAX_LOG_RETURN:g} (x{math.exp(MAX_LOG_RETURN):.0f}) as real instead of refusing the file'}
-_HIDDEN = {'progress'}                                   # always on for a person at a terminal
+_HIDDEN = {'progress', 'fetcher'}   # not flags: the progress bar is always on at a terminal; a downloader is for tests
 _ZERO_OK = {'seed', 'kl', 'warmup', 'weight_decay', 'grad_clip'}
 
 def _number(kind, name):

@@ -13,8 +13,8 @@ import pandas as pd
 # %% auto #0
 __all__ = ['DATA_DIR', 'PRICES', 'MIN_ROWS', 'MAX_LOG_RETURN', 'ALLOW_JUMPS_ENV', 'DATE_FORMATS', 'DEFAULT_ASSET', 'DataError',
            'need', 'repo_root', 'atomic_write', 'stale_opens', 'load_ohlcv', 'csv_name', 'data_files', 'load_assets',
-           'find_asset', 'asset_slug', 'write_offline', 'download', 'fetch', 'Split', 'eval_ticker', 'make_split',
-           'load_asset', 'asset_stream', 'parse_date', 'history_until', 'need_training_days', 'misplaced']
+           'find_asset', 'asset_slug', 'write_offline', 'yahoo', 'Split', 'eval_ticker', 'make_split', 'load_asset',
+           'asset_stream', 'parse_date', 'history_until', 'need_training_days', 'misplaced']
 
 # %% ../nbs/00a_data.ipynb #7eb1b234
 class DataError(ValueError):
@@ -271,36 +271,20 @@ def _online(host='query2.finance.yahoo.com') -> bool:
     try: socket.getaddrinfo(host, 443); return True
     except OSError: return False
 
-def download(tickers, start, end=None, data_dir=DATA_DIR, allow_jumps: bool = False) -> list[Path]:
-    "Download daily candles with yfinance into `data_dir`; one-line DataError without network."
+def yahoo(ticker: str, start, end=None) -> pd.DataFrame:
+    """Daily candles of `ticker` from Yahoo Finance (yfinance), adjusted for splits and dividends as `load_ohlcv`
+    adjusts them; a one-line DataError when the download fails or is empty."""
     import contextlib, logging, yfinance as yf
-    if not _online(): raise DataError("no network: cannot reach Yahoo Finance to download " + ' '.join(tickers) + "; use `mqc data --offline` for the embedded real data")
     logging.getLogger('yfinance').setLevel(logging.CRITICAL)  # its own error report is several lines; ours is one
-    paths = []
-    for t in tickers:
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), warnings.catch_warnings():
-            warnings.simplefilter('ignore')
-            try: raw = yf.download(t, start=start, end=end,
-            interval='1d', auto_adjust=False, progress=False, threads=False)
-            except Exception as e: raise DataError(f"could not download {t} from Yahoo Finance ({type(e).__name__}); check the network or use `mqc data --offline`") from None
-        if raw is None or raw.empty: raise DataError(f"no data for {t} from Yahoo Finance between {start} and {end or 'today'}; check the ticker and dates")
-        if isinstance(raw.columns, pd.MultiIndex): raw.columns = raw.columns.get_level_values(0)
-        raw = raw[[c for c in ['Open', 'High', 'Low', 'Close', 'Adj Close', 'Volume'] if c in raw]].dropna(how='all', subset=PRICES)
-        raw.index = pd.DatetimeIndex(raw.index.tz_localize(None) if raw.index.tz else raw.index, name='Date')
-        paths.append(_write_csv(t, raw, data_dir))
-        load_ohlcv(paths[-1], allow_jumps)  # validate what was written
-    return paths
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        try: raw = yf.download(ticker, start=start, end=end, interval='1d', auto_adjust=False, progress=False, threads=False)
+        except Exception as e: raise DataError(f"could not download {ticker} from Yahoo Finance ({type(e).__name__}); check the network or use `mqc data --offline`") from None
+    if raw is None or raw.empty: raise DataError(f"no data for {ticker} from Yahoo Finance between {start} and {end or 'today'}; check the ticker and dates")
+    if isinstance(raw.columns, pd.MultiIndex): raw.columns = raw.columns.get_level_values(0)
+    if 'Adj Close' in raw: raw[PRICES] = raw[PRICES].mul((raw['Adj Close'] / raw['Close']).fillna(1.0), axis=0)
+    return raw[[c for c in [*PRICES, 'Volume'] if c in raw]]
 
-def fetch(*,
-          offline: bool = False,        # write the embedded real series: S&P 500, NASDAQ (arch) and AAPL, IBM, MSFT, GOOG (bokeh_sampledata)
-          tickers: list | None = None,  # Yahoo Finance tickers to download, e.g. BTC-USD ETH-USD ^GSPC
-          start: str = '2014-09-17',    # first day to download
-          end: str | None = None,       # last day to download (default: today)
-          data_dir=DATA_DIR, allow_jumps: bool = False,
-         ) -> list[Path]:
-    "Write real daily candles to `data_dir`: the embedded offline series and/or a download with yfinance."
-    need(offline or tickers, "nothing to do: pass --offline (embedded real data) or --tickers T [T ...] (download)")
-    return (write_offline(data_dir) if offline else []) + (download(tickers, start, end, data_dir, allow_jumps) if tickers else [])
 
 # %% ../nbs/00a_data.ipynb #054332e1
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ import pandas as pd
 MQC = [sys.executable, '-c', 'import sys; from microchat.cli import main; sys.exit(main())']
 PROGRESS = re.compile(r'^\s*\w+:\s+\d+%\|')     # a tqdm progress line (training shows one), not an error line
 MEMORY_LIMIT = 8 * 2**30    # bytes of address space per case
+TIMEOUT = 60                # seconds per case
 TINY = ['--seq-len', '48', '--n-layer', '1', '--d-model', '32', '--n-head', '2']   # stage-1 flags of a seconds-long run
 
 
@@ -62,7 +63,9 @@ def run_case(case: Case, base: Path, scratch: Path) -> dict:
         cmd = [sys.executable, '-c', case.args[1]] if case.args[0] == 'python' else MQC + case.args
         env = dict(os.environ, OMP_NUM_THREADS='1')
         t = time.time()
-        p = subprocess.run(cmd, cwd=work, capture_output=True, text=True, env=env, preexec_fn=limits(case.fsize), timeout=300)
+        try: p = subprocess.run(cmd, cwd=work, capture_output=True, text=True, env=env, preexec_fn=limits(case.fsize), timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:   # a hang is an answer too: killed, and reported as such
+            p = subprocess.CompletedProcess(cmd, -9, '', f'(no answer after {TIMEOUT} s: killed)')
         after = snapshot(work)
     finally:
         if cleanup: cleanup()

@@ -11,10 +11,11 @@ import numpy as np
 import pandas as pd
 import matplotlib.pyplot as plt
 import torch
-from .data import DATA_DIR, atomic_write, load_asset, need
+from .data import DATA_DIR, atomic_write, history_until, load_asset, need
 from .model import pick_device, sample
 from .tokenizer import TOKENIZER_PATH, Tokenizer, trailing_var
 from .checkpoint import load_checkpoint, read_checkpoint
+from .loop import need_memory, sample_bytes
 from .evaluate import crps_samples, future_dates, plot_fan, rolling_origins
 
 # %% auto #0
@@ -193,11 +194,11 @@ def calibrate(*,
               asset: str | None = None, csv=None,
               step: int = 5,                  # days between validation origins
               paths: int = 256,               # sampled paths per origin
-              seed: int = 0, data_dir=DATA_DIR, tokenizer_path=TOKENIZER_PATH, device='auto',
+              seed: int = 0, data_dir=DATA_DIR, tokenizer_path=TOKENIZER_PATH, device='auto', allow_jumps: bool = False,
              ) -> dict:
     "Fit the spread factor per horizon of a checkpoint's forecasts on its asset's validation days; store it in the checkpoint."
     fc = Forecaster.load(in_path, tokenizer_path, device)
-    name, df = load_asset(asset or fc.info.get('asset'), csv, data_dir)
+    name, df = load_asset(asset or fc.info.get('asset'), csv, data_dir, allow_jumps)
     cal = dict(fit_calibration(fc, df, fc.tokenizer.split, step, n_paths=paths, seed=seed), asset=name)
     ckpt = read_checkpoint(in_path)
     ckpt['extra']['calibration'] = cal
@@ -217,13 +218,13 @@ def forecast_cli(*,
                  png=None,                       # save a fan chart here
                  events: str | None = None,      # moves such as "+5%,-10%": probabilities of closing beyond and of touching each
                  no_calibrate: bool = False,     # the model's raw paths, without the calibration fitted on validation days
-                 seed: int = 0, data_dir=DATA_DIR, tokenizer_path=TOKENIZER_PATH, device='auto',
+                 seed: int = 0, data_dir=DATA_DIR, tokenizer_path=TOKENIZER_PATH, device='auto', allow_jumps: bool = False,
                 ) -> pd.DataFrame:
     "`mqc forecast`: print the quantile table of a forecast from the last candle (or from `date`); save a fan chart to `png`."
     fc = Forecaster.load(in_path, tokenizer_path, device)
-    name, df = load_asset(asset or fc.info.get('asset'), csv, data_dir)
-    history = df.loc[:pd.Timestamp(date)] if date else df
-    need(len(history) >= 2, f"{name}: fewer than 2 candles up to {date} (data starts {df.index[0].date()}); pick a later --date")
+    need_memory(sample_bytes(fc.model.cfg, paths, horizon), pick_device(device), f"--paths {paths}", "lower --paths")
+    name, df = load_asset(asset or fc.info.get('asset'), csv, data_dir, allow_jumps)
+    history = history_until(df, date, name)
     t0 = time.perf_counter()
     f = fc.forecast(history, horizon, paths, seed, temperature, calibrated=not no_calibrate)
     origin, part = history.index[-1], fc.tokenizer.split.part([history.index[-1]])[0]

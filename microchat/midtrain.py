@@ -7,9 +7,9 @@ from __future__ import annotations
 import math
 from pathlib import Path
 import pandas as pd
-from .data import DATA_DIR, asset_stream, load_asset, need
+from .data import DATA_DIR, asset_stream, load_asset, need, need_training_days
 from .tokenizer import TOKENIZER_PATH, Tokenizer
-from .checkpoint import load_checkpoint, stage_path
+from .checkpoint import load_checkpoint, need_resumable, stage_path
 from .loop import (cleanup_ddp, evaluate_lm, lm_windows, scoring_windows, setup_ddp, stage_report,
                             train_windows, window_batches)
 
@@ -27,7 +27,7 @@ def asset_ce(model, stream, parts: dict, names=('val', 'test')) -> dict:
 def midtrain(*,
              in_path=None,                   # stage-1 checkpoint to start from (default: checkpoints/best_model.pt)
              out=None,                       # checkpoint to write, best by validation (default: midtrain_{slug}.pt next to --in)
-             asset: str | None = None, csv=None, data_dir=DATA_DIR, tokenizer_path=TOKENIZER_PATH,
+             asset: str | None = None, csv=None, data_dir=DATA_DIR, tokenizer_path=TOKENIZER_PATH, allow_jumps: bool = False,
              epochs: float = 3,              # passes over the training windows
              batch: int = 16,                # windows per step
              lr: float = 3e-4,               # peak learning rate (lower than stage 1: adapt, do not retrain)
@@ -41,14 +41,14 @@ def midtrain(*,
     rank, world, device = setup_ddp(device)
     try:
         tok = Tokenizer.load(tokenizer_path)
-        name, df = load_asset(asset, csv, data_dir)
+        name, df = load_asset(asset, csv, data_dir, allow_jumps)
         in_path = Path(in_path or stage_path('pretrain'))
         out = Path(out or stage_path('midtrain', name, in_path.parent))
+        if resume: need_resumable(out, 'midtrain')
         model, _ = load_checkpoint(in_path, tok.hash, device, tokenizer_path, stage='pretrain')
         stream, parts = asset_stream(tok, df)
         seq_len, (_, n_train), (v0, v1) = model.cfg.seq_len, parts['train'], parts['val']
-        need(n_train > seq_len, f"{name}: {n_train} training days before {tok.split.val_start.date()}, a window needs "
-              f"{seq_len + 1}; give a longer history (--csv) or use a model with a shorter --seq-len")
+        need_training_days(name, df, tok.split, n_train, seq_len + 1, "give a longer history (--csv) or use a model with a shorter --seq-len")
         need(v1 > v0, f"{name}: no validation days between {tok.split.val_start.date()} and {tok.split.test_start.date()}; "
               "give a history that covers them")
         windows = lm_windows([stream[:n_train]], seq_len, stride or max(1, seq_len // 8))

@@ -23,7 +23,9 @@ __all__ = ['headline_table', 'write_report', 'run_eval']
 # %% ../nbs/05_results.ipynb #bb4af316
 def _methods(fcs: dict, df, split, calibrated: bool) -> dict:
     "The three baselines and, per checkpoint, its calibrated paths and its raw ones (or only the raw ones)."
-    methods = {'random_walk': random_walk(), 'bootstrap': bootstrap(training_returns(df, split)), 'garch': garch()}
+    train = training_returns(df, split)
+    methods = {'random_walk': random_walk(), **({'bootstrap': bootstrap(train)} if len(train) else {}), 'garch': garch()}
+    if not len(train): print(f"note: no training days before {split.val_start.date()}: the bootstrap (of training-day returns) is left out")
     for name, fc in fcs.items():
         if calibrated and fc.calibration: methods[name] = fc.method(calibrated=True)
         methods[f'{name} raw' if calibrated and fc.calibration else name] = fc.method(calibrated=False)
@@ -131,11 +133,11 @@ P(touch, a fall of {TOUCH_SIGMAS:g} daily sigmas x sqrt(h) within h days):
     atomic_write(out/'headline.md', headline_table(long) + '\n')
     return atomic_write(out/'report.md', text)
 
-def _test_assets(data_dir, split, horizon) -> list[str]:
+def _test_assets(data_dir, split, horizon, allow_jumps=False) -> list[str]:
     "The assets of `data_dir` with at least one test-period origin."
     out = []
     for t, p in data_files(data_dir).items():
-        try: rolling_origins(load_asset(t, data_dir=data_dir)[1], split, horizon=horizon); out.append(t)
+        try: rolling_origins(load_asset(t, data_dir=data_dir, allow_jumps=allow_jumps)[1], split, horizon=horizon); out.append(t)
         except EvalError: pass
     return out
 
@@ -148,7 +150,8 @@ def run_eval(*,
              horizons: tuple = (1, 5, 10, 32),  # days ahead to score
              no_calibrate: bool = False,     # score only the raw paths, not the calibration fitted on validation days
              out=None,                       # report folder (default: eval_{slug} next to the first checkpoint)
-             seed: int = 0, data_dir=DATA_DIR, tokenizer_path=TOKENIZER_PATH, device='auto', progress: bool = True,
+             seed: int = 0, data_dir=DATA_DIR, tokenizer_path=TOKENIZER_PATH, device='auto', allow_jumps: bool = False,
+             progress: bool = True,
             ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """`mqc eval`: the baselines and the checkpoints on the test-period origins of one asset or of all -> (summary,
     per_origin). Writes summary.csv/.md, per_origin.csv and report.md (with its PNGs) to `out`."""
@@ -158,11 +161,11 @@ def run_eval(*,
     if len(set(names)) < len(names): names = [Path(p).stem for p in in_paths]
     fcs, ckpts = dict(zip(names, fcs)), dict(zip(names, in_paths))
     trained_on = next((f.info['asset'] for f in fcs.values() if f.info.get('asset')), None)
-    assets = _test_assets(data_dir, tok.split, max(horizons)) if asset == 'all' and csv is None else [asset or trained_on]
+    assets = _test_assets(data_dir, tok.split, max(horizons), allow_jumps) if asset == 'all' and csv is None else [asset or trained_on]
     if not assets: raise DataError(f"{data_dir}: no asset has test days (from {tok.split.test_start.date()}); add one and run `mqc tokenize`")
     frames, fans = [], {}
     for a in assets:
-        name, df = load_asset(a, csv, data_dir)
+        name, df = load_asset(a, csv, data_dir, allow_jumps)
         _, po = evaluate(df, _methods(fcs, df, tok.split, not no_calibrate), tok.split, step, horizons, paths, seed, progress)
         frames.append(po.assign(asset=name))
         if fcs:   # one fan per asset: the last checkpoint's, from the middle test origin

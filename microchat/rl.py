@@ -12,11 +12,12 @@ import pandas as pd
 import torch
 import matplotlib.pyplot as plt
 from tqdm.auto import tqdm
-from .data import DATA_DIR, asset_stream, load_asset, need
+from .data import DATA_DIR, asset_stream, load_asset, need, need_training_days
 from .evaluate import crps_samples, training_returns
 from .model import logprobs, pick_device, sample
 from .tokenizer import TOKENIZER_PATH, Tokenizer, trailing_var
 from .checkpoint import last_path, load_checkpoint, save_checkpoint, stage_path
+from .loop import need_memory, train_bytes
 
 # %% auto #0
 __all__ = ['REWARDS', 'Episodes', 'AssetEpisodes', 'reward', 'token_acc', 'return_mse', 'crps', 'group_advantages',
@@ -147,7 +148,7 @@ def file_sha(path) -> str:
 def rl(*,
        in_path=None,                   # SFT checkpoint to start from (default: checkpoints/sft_{slug}.pt)
        out=None,                       # checkpoint to write, best by validation CRPS (default: rl_{slug}.pt next to --in)
-       asset: str | None = None, csv=None, data_dir=DATA_DIR, tokenizer_path=TOKENIZER_PATH,
+       asset: str | None = None, csv=None, data_dir=DATA_DIR, tokenizer_path=TOKENIZER_PATH, allow_jumps: bool = False,
        steps: int = 50,                # policy-gradient steps
        batch_episodes: int = 4,        # training-day episodes per step
        group_size: int = 8,            # sampled paths per episode (their mean reward is the baseline)
@@ -172,7 +173,7 @@ def rl(*,
     need(temperature > 0, f"--temperature {temperature}: must be > 0 (RL learns from sampled, not greedy, paths)")
     device = pick_device(device)
     tok = Tokenizer.load(tokenizer_path)
-    name, df = load_asset(asset, csv, data_dir)
+    name, df = load_asset(asset, csv, data_dir, allow_jumps)
     in_path = Path(in_path or stage_path('sft', name))
     out = Path(out or stage_path('rl', name, in_path.parent))
     model, _ = load_checkpoint(in_path, tok.hash, device, tokenizer_path, stage='sft')
@@ -181,7 +182,9 @@ def rl(*,
     seq_len = model.cfg.seq_len
     need(context_len + horizon <= seq_len, f"--context-len {context_len} + --horizon {horizon} exceed the model's "
            f"seq_len {seq_len}: use --context-len {seq_len - horizon} or less")
+    need_memory(train_bytes(model.cfg, batch_episodes * group_size), device, f"--batch-episodes {batch_episodes} x --group-size {group_size}", "lower them")
     episodes = AssetEpisodes(tok, df, context_len, horizon)
+    need_training_days(name, df, tok.split, episodes.parts['train'][1], 1, '')
     train_starts, val_starts = episodes.starts('train'), episodes.starts('val')
     for part, s, cut in [('training', train_starts, tok.split.val_start), ('validation', val_starts, tok.split.test_start)]:
         need(len(s) > 0, f"{name}: no {part} episode of {context_len} + {horizon} days before {cut.date()}; give a "

@@ -9,9 +9,9 @@ from functools import partial
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .data import DATA_DIR, asset_stream, load_asset, load_assets, need
+from .data import DATA_DIR, asset_stream, load_asset, load_assets, need, need_training_days
 from .tokenizer import TOKENIZER_PATH, Tokenizer
-from .checkpoint import load_checkpoint, stage_path
+from .checkpoint import load_checkpoint, need_resumable, stage_path
 from .loop import cleanup_ddp, evaluate_lm, setup_ddp, stage_report, train_windows, window_batches
 
 # %% auto #0
@@ -40,7 +40,7 @@ def horizon_ce(model, stream, parts: dict, context_len=128, horizon=32, names=('
 def sft(*,
         in_path=None,                   # checkpoint to fine-tune (default: checkpoints/midtrain_{slug}.pt)
         out=None,                       # checkpoint to write, best by validation (default: sft_{slug}.pt next to --in)
-        asset: str | None = None, csv=None, data_dir=DATA_DIR, tokenizer_path=TOKENIZER_PATH,
+        asset: str | None = None, csv=None, data_dir=DATA_DIR, tokenizer_path=TOKENIZER_PATH, allow_jumps: bool = False,
         epochs: float = 1,              # passes over the training examples
         batch: int = 32,                # examples per step
         lr: float = 1e-4,               # peak learning rate
@@ -57,17 +57,19 @@ def sft(*,
     rank, world, device = setup_ddp(device)
     try:
         tok = Tokenizer.load(tokenizer_path)
-        name, df = load_asset(asset, csv, data_dir)
+        name, df = load_asset(asset, csv, data_dir, allow_jumps)
         in_path = Path(in_path or stage_path('midtrain', name))
         out = Path(out or stage_path('sft', name, in_path.parent))
+        if resume: need_resumable(out, 'sft')
         model, ck = load_checkpoint(in_path, tok.hash, device, tokenizer_path, stage='midtrain')
         need(context_len + horizon - 1 <= model.cfg.seq_len, f"context_len {context_len} + horizon {horizon} - 1 exceeds "
              f"the model's seq_len {model.cfg.seq_len}; lower --context-len")
         stream, parts = asset_stream(tok, df)
+        need_training_days(name, df, tok.split, parts['train'][1], 1, '')
         train_w, train_m = sft_windows(stream, *parts['train'], context_len, horizon, stride)
         if all_assets:   # other assets' training days: more examples of the same task, never a validation or test day
             others = [sft_windows(s, *p['train'], context_len, horizon, stride)
-                      for t, other in load_assets(data_dir).items() if t != name for s, p in [asset_stream(tok, other)]]
+                      for t, other in load_assets(data_dir, allow_jumps).items() if t != name for s, p in [asset_stream(tok, other)]]
             train_w, train_m = (np.concatenate([a, *(o[k] for o in others)]) for k, a in enumerate((train_w, train_m)))
         val_w, val_m = sft_windows(stream, *parts['val'], context_len, horizon, stride=horizon)
         need(len(train_w) and len(val_w), f"{name}: no {'training' if not len(train_w) else 'validation'} example of "

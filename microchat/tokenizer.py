@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_tokenizer.ipynb #01877ffc
 from __future__ import annotations
-import hashlib, io, math, json
+import hashlib, io, math, json, warnings
 from dataclasses import dataclass, asdict
 from pathlib import Path
 import numpy as np
@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
-from .data import DATA_DIR, PRICES, Split, atomic_write, load_assets, make_split
+from .data import DATA_DIR, PRICES, Split, atomic_write, load_assets, make_split, misplaced
 
 # %% auto #0
 __all__ = ['FEATURES', 'VOCAB_SIZE', 'HALFLIFE', 'DECAY', 'MIN_VAR', 'TOKENIZER_PATH', 'CLIP', 'TokenizerError',
@@ -202,7 +202,8 @@ class Tokenizer:
 
     def save(self, path=TOKENIZER_PATH) -> Path:
         "Write the tokenizer atomically: a crash never leaves half a tokenizer behind."
-        return atomic_write(path, lambda tmp: torch.save({**self._state_dict(), 'hash': self.hash}, tmp))
+        buf = io.BytesIO(); torch.save({**self._state_dict(), 'hash': self.hash}, buf)   # in memory: a full disk is one line
+        return atomic_write(path, buf.getvalue())
 
     @classmethod
     def load(cls, path=TOKENIZER_PATH) -> 'Tokenizer':
@@ -210,10 +211,12 @@ class Tokenizer:
         path = Path(path)
         if not path.is_file(): raise TokenizerError(f"{path}: tokenizer not found; run `mqc tokenize` first")
         try:
-            d = torch.load(path, map_location='cpu', weights_only=True)
+            with warnings.catch_warnings():
+                warnings.simplefilter('ignore')   # torch warns about pickle protocols before refusing foreign files
+                d = torch.load(path, map_location='cpu', weights_only=True)
             vq = VQVAE(TokenizerConfig(**d['config'])); vq.load_state_dict(d['model'])
             tok = cls(vq, d['mean'], d['std'], Split.from_dict(d['split']), d['pool_codes'].numpy(), d['pool_features'].numpy())
-        except Exception as e: raise TokenizerError(f"{path}: not a microchat tokenizer ({type(e).__name__}); delete it and run `mqc tokenize`") from None
+        except Exception as e: raise TokenizerError(misplaced(path, 'tokenizer') or f"{path}: not a microchat tokenizer ({type(e).__name__}); delete it and run `mqc tokenize`") from None
         if tok.hash != d.get('hash'): raise TokenizerError(f"{path}: content does not match its hash (corrupted?); run `mqc tokenize` again")
         return tok
 
@@ -338,7 +341,7 @@ def tokenizer_quality(tok: Tokenizer, frames: dict, kmeans_iters=30, seed=0) -> 
 
 # %% ../nbs/00_tokenizer.ipynb #e069d170
 def tokenize(*,
-             data_dir=DATA_DIR,
+             data_dir=DATA_DIR, allow_jumps: bool = False,
              out=TOKENIZER_PATH,          # where to write the tokenizer
              steps: int = 3000,           # VQ-VAE training steps
              batch: int = 2048,           # candles per step
@@ -346,7 +349,7 @@ def tokenize(*,
              seed: int = 0, progress: bool = True,
             ) -> tuple[Tokenizer, pd.DataFrame]:
     "Fit the candle tokenizer on the training days of every asset in `data_dir`, write it to `out`; returns it with its quality table."
-    frames = load_assets(data_dir)
+    frames = load_assets(data_dir, allow_jumps)
     split = make_split(frames, eval_ticker)
     tok = fit_tokenizer(frames, split, steps=steps, batch=batch, seed=seed, progress=progress)
     tok.save(out)

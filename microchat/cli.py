@@ -138,7 +138,7 @@ def _print_report(report):
 
 def _print_tokenizer(result):
     tok, quality = result
-    print(quality.to_string()); print(tok)
+    print(quality.to_string()); print('\nper asset:'); print(quality.attrs['per_asset'].round(3).to_string()); print(tok)
 
 COMMANDS = {  # command -> (function, what to print of its result)
     'data': (fetch, lambda paths: print('\n'.join(map(str, paths)) + f"\n{len(paths)} file(s)")),

@@ -84,7 +84,7 @@ def add_command(sub, name: str, fn, help: str | None = None) -> argparse.Argumen
         if kind is not bool: kw['metavar'] = flag[2:].upper()
         if default is inspect.Parameter.empty: kw['required'] = True
         else: kw['default'] = default
-        if kind is bool: kw['action'] = 'store_true'
+        if kind is bool: kw['action'] = argparse.BooleanOptionalAction if default is True else 'store_true'   # --x / --no-x
         elif par.name == 'in_paths': kw.update(action='append', default=[])
         elif kind in (list, tuple): kw.update(nargs='+', type=_number(type(default[0]), par.name) if default else str)
         elif kind in (int, float): kw['type'] = _number(kind, par.name)

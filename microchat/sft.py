@@ -47,7 +47,7 @@ def sft(*,
         context_len: int = 128,         # days of history per example
         horizon: int = 32,              # days to forecast (the loss is on these only)
         stride: int = 1,                # days between training examples
-        all_assets: bool = False,       # also train on the examples of every other asset's training days (validation stays the asset's)
+        all_assets: bool = True,        # also train on the examples of every other asset's training days (validation stays the asset's)
         warmup: int | None = None, eval_every: int | None = None, seed: int = 0,
         device='auto', resume: bool = False, progress: bool = True,
        ) -> pd.DataFrame:

@@ -122,8 +122,7 @@ class Forecaster:
                  top_p=None, calibrated=True) -> Forecast:
         "Sample `n_paths` continuations of `horizon` days after the last candle -> `Forecast` (paths and candles)."
         tokens, var = self._tokens(candles, horizon, n_paths, seed, temperature, top_k, top_p)
-        raw = self.tokenizer.decode_returns(tokens, var, _decode_rng(seed))
-        logs = self.tokenizer.decode_candles(tokens, var, _decode_rng(seed))      # the same draws: the same closes
+        raw, logs = self.tokenizer.decode_candles(tokens, var, _decode_rng(seed))  # the draws of `sample`: the same paths
         paths = calibrate_paths(raw, self.calibration) if calibrated and self.calibration else raw
         logs += (paths.cumsum(-1) - logs[..., 3])[..., None]       # calibration moves whole candles with their close
         last_close = float(candles['Close'].iloc[-1])

@@ -176,18 +176,20 @@ class Tokenizer:
         f, v = self._features_and_vars(tokens, var, rng)
         return f[..., 0] * scale(v)
 
-    def decode_candles(self, tokens, var, rng: np.random.Generator | None = None) -> np.ndarray:
-        "Log open, high, low and close [..., H, 4] of token paths [..., H], relative to the close before the first token."
+    def decode_candles(self, tokens, var, rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Daily log returns [..., H] of token paths [..., H] (as `decode_returns`, from the same draws) and their
+        log open, high, low and close [..., H, 4] relative to the close before the first token."""
         f, v = self._features_and_vars(tokens, var, rng)
+        returns = f[..., 0] * scale(v)
         f = f * scale(v)[..., None]
         c = np.cumsum(f[..., 0], -1)
         o = c - f[..., 1]
         top, bot = np.maximum(o, c), np.minimum(o, c)
-        return np.stack([o, top + np.maximum(f[..., 2], 0), bot - np.maximum(f[..., 3], 0), c], -1)
+        return returns, np.stack([o, top + np.maximum(f[..., 2], 0), bot - np.maximum(f[..., 3], 0), c], -1)
 
     def decode(self, tokens, last_close: float, var: float, dates=None, rng: np.random.Generator | None = None) -> pd.DataFrame:
         "Candles (Open, High, Low, Close) of a 1-D token path that starts after a close of `last_close`."
-        return pd.DataFrame(last_close * np.exp(self.decode_candles(np.asarray(tokens), var, rng)), columns=PRICES, index=dates)
+        return pd.DataFrame(last_close * np.exp(self.decode_candles(np.asarray(tokens), var, rng)[1]), columns=PRICES, index=dates)
 
     def _state_dict(self) -> dict:
         return {'config': asdict(self.vq.cfg), 'model': self.vq.state_dict(), 'mean': self.mean.tolist(),

@@ -61,7 +61,9 @@ class RMSNorm(torch.autograd.Function):
         m = (g * y).mean(-1, keepdim=True, dtype=rstd.dtype).to(g.dtype)
         return (torch.addcmul(g, y, m, value=-1) * rstd).to(g.dtype)
 
-def norm(x): return RMSNorm.apply(x)
+def norm(x):
+    "RMSNorm without a weight over the last dimension (`RMSNorm`)."
+    return RMSNorm.apply(x)
 
 def rope_tables(seq_len, head_dim, base=10000.0):
     "cos and sin [seq_len, head_dim/2] of the rotation angle of every position and channel pair."
@@ -114,6 +116,7 @@ class KVCache:
 
 # %% ../nbs/00c_model.ipynb #35b81fa3
 class Attention(nn.Module):
+    "Causal self-attention with fused QKV, QK-norm and RoPE; trains with SDPA, samples through a `KVCache`."
     def __init__(self, cfg: GPTConfig, layer: int):
         super().__init__()
         self.layer, self.n_head = layer, cfg.n_head
@@ -141,6 +144,7 @@ class Attention(nn.Module):
         return self.proj(y.transpose(1, 2).reshape(B, T, C))
 
 class MLP(nn.Module):
+    "The feed-forward block: 4x wider, ReLU², no biases."
     def __init__(self, cfg: GPTConfig):
         super().__init__()
         self.fc = nn.Linear(cfg.d_model, 4 * cfg.d_model, bias=False)
@@ -149,6 +153,7 @@ class MLP(nn.Module):
     def forward(self, x): return self.proj(F.relu(self.fc(x)).square())
 
 class Block(nn.Module):
+    "A pre-norm transformer block: x + attention(norm x), then x + MLP(norm x)."
     def __init__(self, cfg: GPTConfig, layer: int):
         super().__init__()
         self.attn, self.mlp = Attention(cfg, layer), MLP(cfg)
@@ -159,6 +164,7 @@ class Block(nn.Module):
 
 # %% ../nbs/00c_model.ipynb #5eb344c5
 class GPT(nn.Module):
+    "The GPT of every stage: token embedding, `n_layer` blocks, an untied head; logits over the candle tokens."
     def __init__(self, cfg: GPTConfig):
         super().__init__()
         self.cfg = cfg

@@ -84,6 +84,7 @@ def kmeans(x: torch.Tensor, k: int, iters: int = 30, seed: int = 0) -> torch.Ten
     return c
 
 class VQVAE(nn.Module):
+    "The candle VQ-VAE: an MLP encoder, an EMA codebook of `vocab_size` codes, an MLP decoder back to the five features."
     def __init__(self, cfg: TokenizerConfig):
         super().__init__()
         self.cfg = cfg

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00d_checkpoint.ipynb #41bc1dea
 from __future__ import annotations
-import fcntl, io, os, random, warnings
+import fcntl, hashlib, io, os, random, warnings
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -17,7 +17,7 @@ from .tokenizer import TOKENIZER_PATH
 
 # %% auto #0
 __all__ = ['STAGES', 'CHECKPOINTS', 'Stage', 'stage_path', 'last_path', 'CheckpointError', 'unwrap', 'rng_state', 'set_rng_state',
-           'save_checkpoint', 'read_checkpoint', 'load_checkpoint', 'checkpoint_lock', 'need_resumable']
+           'save_checkpoint', 'read_checkpoint', 'load_checkpoint', 'checkpoint_lock', 'file_sha', 'need_resumable']
 
 # %% ../nbs/00d_checkpoint.ipynb #151dc429
 @dataclass(frozen=True)
@@ -134,6 +134,10 @@ def checkpoint_lock(out):
     finally:
         lock.unlink(missing_ok=True)
         os.close(fd)
+
+def file_sha(path) -> str:
+    "Short content hash of a file: which checkpoint a run started from or a report scored, even after the file is overwritten."
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
 
 def need_resumable(out, stage: str | None = None):
     "Refuse `--resume` (of `stage`, a key of STAGES) when `out` has no `.last.pt` to resume from."

@@ -5,7 +5,7 @@
 # %% ../nbs/03b_forecast.ipynb #aad170dd
 from __future__ import annotations
 import math, re, time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 import pandas as pd

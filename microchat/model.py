@@ -7,7 +7,7 @@ __all__ = ['GPTConfig', 'pick_device', 'pick_threads', 'autocast', 'RMSNorm', 'n
            'Attention', 'MLP', 'Block', 'GPT', 'sample', 'sample_nocache', 'logprobs']
 
 # %% ../nbs/00c_model.ipynb #390edf11
-import math, os
+import os
 from contextlib import nullcontext
 from dataclasses import dataclass
 import torch

@@ -4,14 +4,13 @@
 
 # %% ../nbs/05_results.ipynb #4f4232b2
 from __future__ import annotations
-import hashlib, shlex, sys, time
+import shlex, sys
 from pathlib import Path
-import numpy as np
 import pandas as pd
 import matplotlib.pyplot as plt
-from .data import DATA_DIR, DataError, asset_slug, atomic_write, data_files, load_asset
+from .data import DATA_DIR, DataError, asset_slug, atomic_write, load_asset, load_assets
 from .tokenizer import TOKENIZER_PATH, Tokenizer
-from .checkpoint import CHECKPOINTS
+from .checkpoint import CHECKPOINTS, file_sha
 from .evaluate import (BASELINES, TOUCH_SIGMAS, EvalError, bootstrap, dm_test, evaluate, forecast_at, garch, plot_calibration,
                                 plot_crps_by_horizon, plot_fan, plot_reliability, random_walk, rolling_origins, save_report, scores_by_horizon,
                                 summarize, to_markdown, training_returns)
@@ -30,8 +29,6 @@ def _methods(fcs: dict, df, split, calibrated: bool) -> dict:
         if calibrated and fc.calibration: methods[name] = fc.method(calibrated=True)
         methods[f'{name} raw' if calibrated and fc.calibration else name] = fc.method(calibrated=False)
     return methods
-
-def _sha(path) -> str: return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
 
 def headline_table(long: pd.DataFrame) -> str:
     "CRPS at every horizon (the best in bold) and the 80%/90% coverage at the longest, one row per method: the table the README shows."
@@ -127,19 +124,16 @@ P(touch, a fall of {TOUCH_SIGMAS:g} daily sigmas x sqrt(h) within h days):
 ## Provenance
 
 - tokenizer `{tokenizer_path}`, hash `{tok.hash}`, split: validation from {tok.split.val_start.date()}, test from {tok.split.test_start.date()}
-{chr(10).join(f"- `{name}`: `{paths[name]}` (sha256 {_sha(paths[name])}), stage {fc.stage or '?'}, asset {fc.info.get('asset', '-')}, {cal(fc)}" for name, fc in fcs.items())}
+{chr(10).join(f"- `{name}`: `{paths[name]}` (sha256 {file_sha(paths[name])}), stage {fc.stage or '?'}, asset {fc.info.get('asset', '-')}, {cal(fc)}" for name, fc in fcs.items())}
 - command: `{shlex.join(['mqc', *sys.argv[1:]]) if Path(sys.argv[0]).name == 'mqc' else 'microchat.report.run_eval'}`
 """
     atomic_write(out/'headline.md', headline_table(long) + '\n')
     return atomic_write(out/'report.md', text)
 
-def _test_assets(data_dir, split, horizon, allow_jumps=False) -> list[str]:
-    "The assets of `data_dir` with at least one test-period origin."
-    out = []
-    for t, p in data_files(data_dir).items():
-        try: rolling_origins(load_asset(t, data_dir=data_dir, allow_jumps=allow_jumps)[1], split, horizon=horizon); out.append(t)
-        except EvalError: pass
-    return out
+def _has_test_days(df, split, horizon) -> bool:
+    "Whether `df` has at least one test-period origin with `horizon` days after it."
+    try: return len(rolling_origins(df, split, horizon=horizon)) > 0
+    except EvalError: return False
 
 def run_eval(*,
              in_paths: list = (),            # a checkpoint; repeat for several
@@ -161,11 +155,12 @@ def run_eval(*,
     if len(set(names)) < len(names): names = [Path(p).stem for p in in_paths]
     fcs, ckpts = dict(zip(names, fcs)), dict(zip(names, in_paths))
     trained_on = next((f.info['asset'] for f in fcs.values() if f.info.get('asset')), None)
-    assets = _test_assets(data_dir, tok.split, max(horizons), allow_jumps) if asset == 'all' and csv is None else [asset or trained_on]
+    if asset == 'all' and csv is None:
+        assets = {t: df for t, df in load_assets(data_dir, allow_jumps).items() if _has_test_days(df, tok.split, max(horizons))}
+    else: assets = dict([load_asset(asset or trained_on, csv, data_dir, allow_jumps)])
     if not assets: raise DataError(f"{data_dir}: no asset has test days (from {tok.split.test_start.date()}); add one and run `mqc tokenize`")
     frames, fans = [], {}
-    for a in assets:
-        name, df = load_asset(a, csv, data_dir, allow_jumps)
+    for name, df in assets.items():
         _, po = evaluate(df, _methods(fcs, df, tok.split, not no_calibrate), tok.split, step, horizons, paths, seed, progress)
         frames.append(po.assign(asset=name))
         if fcs:   # one fan per asset: the last checkpoint's, from the middle test origin
@@ -176,7 +171,7 @@ def run_eval(*,
                                   title=f'{last}, {name} from {pd.Timestamp(origin).date()}')
     per_origin = pd.concat(frames, ignore_index=True)
     summary = summarize(per_origin)
-    slug = 'all' if len(assets) > 1 else asset_slug(assets[0])
+    slug = 'all' if len(assets) > 1 else asset_slug(next(iter(assets)))
     out = Path(out) if out else (Path(in_paths[0]).parent if in_paths else Path(CHECKPOINTS))/f'eval_{slug}'
     save_report(summary, per_origin, out)
     write_report(out, per_origin, fcs, ckpts, tok, tokenizer_path, fans, step, paths)

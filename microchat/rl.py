@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_rl.ipynb #669518c1
 from __future__ import annotations
-import hashlib, math, time
+import math, time
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
@@ -16,12 +16,12 @@ from .data import DATA_DIR, asset_stream, load_asset, need, need_training_days
 from .evaluate import crps_samples, training_returns
 from .model import logprobs, pick_device, sample
 from .tokenizer import TOKENIZER_PATH, Tokenizer, trailing_var
-from .checkpoint import last_path, load_checkpoint, save_checkpoint, stage_path
+from .checkpoint import file_sha, last_path, load_checkpoint, save_checkpoint, stage_path
 from .loop import need_memory, train_bytes
 
 # %% auto #0
 __all__ = ['REWARDS', 'Episodes', 'AssetEpisodes', 'reward', 'token_acc', 'return_mse', 'crps', 'group_advantages',
-           'sample_groups', 'rl_step', 'validate', 'file_sha', 'rl', 'plot_history']
+           'sample_groups', 'rl_step', 'validate', 'rl', 'plot_history']
 
 # %% ../nbs/04_rl.ipynb #b5f4f184
 @dataclass
@@ -140,10 +140,6 @@ def validate(model, ep: Episodes, reward_fn, n_paths=32, temperature=1.0, seed=0
 
 # %% ../nbs/04_rl.ipynb #6b4487f0
 _HISTORY = ['step', 'reward', 'reward_std', 'kl', 'entropy', 'grad_norm', 'last_day', 'val_step', 'val_reward', 'val_crps']
-
-def file_sha(path) -> str:
-    "Short content hash of a file: which SFT checkpoint a run started from, even after the file is overwritten."
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
 
 def rl(*,
        in_path=None,                   # SFT checkpoint to start from (default: checkpoints/sft_{slug}.pt)

@@ -12,7 +12,7 @@ from fastcore.docments import docments
 from .data import DATA_DIR, DEFAULT_ASSET, MAX_LOG_RETURN, DataError, asset_slug, data_files, parse_date
 from .universe import fetch
 from .tokenizer import TOKENIZER_PATH, TokenizerError, tokenize
-from .model import pick_threads
+from .model import PRECISIONS, pick_threads, precision
 from .checkpoint import CHECKPOINTS, STAGES, CheckpointError, stage_path
 from .loop import TrainingError, report_markdown
 from .evaluate import EvalError
@@ -93,6 +93,8 @@ def add_command(sub, name: str, fn, help: str | None = None) -> argparse.Argumen
         p.add_argument(flag, **kw)
     p.add_argument('--threads', type=_number(int, 'threads'), default=None,
                    help='torch CPU threads (default: one per core the load average leaves free; a busy core stalls every op)')
+    p.add_argument('--precision', choices=PRECISIONS, default='auto',
+                   help='matmul precision: auto = bf16 where the hardware multiplies it (a GPU, a CPU with AVX512-BF16 or AMX), else fp32')
     p.set_defaults(fn=fn)
     return p
 
@@ -182,7 +184,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(threads)
     if command == 'pipeline': print(f"torch threads: {threads} ({note})")
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), precision(a.pop('precision')):
             warnings.showwarning = _warn   # a data warning is one line too
             result = fn(**a)
             if show: show(result)

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel as DDP
 from tqdm.auto import tqdm
 from .data import atomic_write, need
-from .model import autocast, pick_device
+from .model import autocast, compute_dtype, pick_device
 from .tokenizer import TOKENIZER_PATH
 from .checkpoint import (CheckpointError, checkpoint_lock, last_path, need_resumable, read_checkpoint,
                                   save_checkpoint, set_rng_state, unwrap)
@@ -160,7 +160,7 @@ def train_lm(model, train_batches, val_batches, *, steps, lr=1e-3, warmup=None, 
     with a TrainingError and removes the checkpoints it wrote. Returns the history: step, train_loss, val_step,
     val_loss, tok_s. `extra` (stored in the checkpoints) names the stage and its tokenizer_path for the messages."""
     rank, world = dist_info()
-    extra = extra or {}
+    extra = dict(extra or {}, precision=str(compute_dtype(device)).removeprefix('torch.'))   # what the matmuls ran in
     if resume: need_resumable(out_path, extra.get('stage'))
     with checkpoint_lock(out_path) if rank == 0 else nullcontext():   # only rank 0 writes
         device = torch.device(device)

@@ -8,6 +8,7 @@ import shlex, sys
 from pathlib import Path
 import pandas as pd
 import matplotlib.pyplot as plt
+import torch
 from .data import DATA_DIR, DataError, asset_slug, atomic_write, load_asset, load_assets
 from .tokenizer import TOKENIZER_PATH, Tokenizer
 from .checkpoint import CHECKPOINTS, file_sha
@@ -15,6 +16,7 @@ from .evaluate import (BASELINES, TOUCH_SIGMAS, EvalError, bootstrap, dm_test, e
                                 plot_crps_by_horizon, plot_fan, plot_reliability, random_walk, rolling_origins, save_report, scores_by_horizon,
                                 summarize, to_markdown, training_returns)
 from .forecast import Forecaster
+from .model import compute_dtype
 
 # %% auto #0
 __all__ = ['headline_table', 'write_report', 'run_eval']
@@ -125,6 +127,7 @@ P(touch, a fall of {TOUCH_SIGMAS:g} daily sigmas x sqrt(h) within h days):
 
 - tokenizer `{tokenizer_path}`, hash `{tok.hash}`, split: validation from {tok.split.val_start.date()}, test from {tok.split.test_start.date()}
 {chr(10).join(f"- `{name}`: `{paths[name]}` (sha256 {file_sha(paths[name])}), stage {fc.stage or '?'}, asset {fc.info.get('asset', '-')}, {cal(fc)}" for name, fc in fcs.items())}
+- paths sampled with {str(compute_dtype(next(next(iter(fcs.values())).model.parameters()).device)).removeprefix('torch.')} matmuls, torch {torch.__version__}
 - command: `{shlex.join(['mqc', *sys.argv[1:]]) if Path(sys.argv[0]).name == 'mqc' else 'microchat.report.run_eval'}`
 """
     atomic_write(out/'headline.md', headline_table(long) + '\n')

@@ -60,14 +60,15 @@ def tiny_pipeline(root, seed=0, weekends=False) -> dict:
 # %% ../nbs/00b_testing.ipynb #09105b1d
 def _tiny_run(out_path, steps):
     "The workload of the DDP check: a tiny model on random tokens with random loss masks."
-    from microchat.model import GPT, GPTConfig
+    from microchat.model import GPT, GPTConfig, precision
     from microchat.loop import batch_for_step, train_lm, window_batches
     rng = np.random.default_rng(0)
     windows, masks = rng.integers(0, 32, (64, 17)), (rng.random((64, 16)) < 0.5).astype(np.float32)
     torch.manual_seed(0)
     model = GPT(GPTConfig(vocab_size=32, n_layer=2, n_head=2, d_model=32, seq_len=16))
-    train_lm(model, partial(batch_for_step, windows, batch=8, seed=0, masks=masks), window_batches(windows[:8]),
-             steps=steps, lr=1e-2, warmup=2, eval_every=steps, out_path=out_path, tokenizer_hash='tiny', progress=False)
+    with precision('fp32'):   # equal up to the float order of the gradient sum: fp32 rounding, not bf16's
+        train_lm(model, partial(batch_for_step, windows, batch=8, seed=0, masks=masks), window_batches(windows[:8]),
+                 steps=steps, lr=1e-2, warmup=2, eval_every=steps, out_path=out_path, tokenizer_hash='tiny', progress=False)
     return model
 
 def _ddp_worker(rank, world, port, out_path, steps):

@@ -19,11 +19,14 @@ from .loop import need_memory, sample_bytes
 from .evaluate import crps_samples, future_dates, plot_fan, rolling_origins
 
 # %% auto #0
-__all__ = ['QUANTILES', 'CALIBRATION_GRID', 'quantile_table', 'Forecast', 'Forecaster', 'calibrate_paths', 'fit_calibration',
-           'calibrate', 'forecast_cli']
+__all__ = ['QUANTILES', 'SAMPLING_ROWS', 'CALIBRATION_GRID', 'quantile_table', 'Forecast', 'Forecaster', 'calibrate_paths',
+           'fit_calibration', 'calibrate', 'forecast_cli']
 
 # %% ../nbs/03b_forecast.ipynb #5d400aa1
 QUANTILES = {'p05': .05, 'p10': .10, 'p25': .25, 'p50': .50, 'p75': .75, 'p90': .90, 'p95': .95}
+# paths per sampling call, by device: on a CPU more rows only push each path's cache out of the CPU caches (4096 rows
+# took twice the time per origin of 512 in bench/), a GPU needs many rows to fill it
+SAMPLING_ROWS = {'cpu': 512, 'cuda': 16384}
 
 def quantile_table(paths, last_close: float, dates) -> pd.DataFrame:
     "Quantiles of the closes of daily log-return `paths` [N, H] per day, plus the path with the median final close."
@@ -129,11 +132,13 @@ class Forecaster:
         return Forecast(paths, quantile_table(paths, last_close, future_dates(candles.index, horizon)), candles, last_close * np.exp(logs))
 
     def sample_at(self, candles: pd.DataFrame, origins, horizon=32, n_paths=256, seeds=None, temperature=1.0, top_k=None,
-                  top_p=None, calibrated=True, max_rows=4096) -> np.ndarray:
+                  top_p=None, calibrated=True, max_rows=None) -> np.ndarray:
         """Daily log returns [len(origins), n_paths, horizon] sampled after each origin (a position in `candles`), the
         paths `sample(candles.iloc[:origin + 1], seed=seeds[k])` gives: the tokenizer is causal, so the history is
-        encoded once and each origin's context is a slice of it; origins share batched calls of up to `max_rows` paths."""
+        encoded once and each origin's context is a slice of it; origins share batched calls of up to `max_rows` paths
+        (default: `SAMPLING_ROWS` of the model's device)."""
         seq_len, origins = self.model.cfg.seq_len, np.asarray(origins)
+        max_rows = max_rows or SAMPLING_ROWS[next(self.model.parameters()).device.type]
         need(0 < horizon < seq_len, f"horizon {horizon} must be in 1..{seq_len - 1}, the model's context; use a shorter horizon")
         need(len(origins) and origins.min() >= 1, "every origin needs at least 2 candles up to it (one seeds the tokenizer)")
         context_len = min(self.context_len or seq_len, seq_len - horizon)

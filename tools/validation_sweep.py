@@ -5,7 +5,8 @@ beats the default by more than the training-seed noise (the default trained with
 
     python tools/validation_sweep.py --data-dir data --tokenizer models/tokenizer_model.pt [--out /tmp/sweep] [NAME ...]
 
-Takes about 5 minutes per design on one CPU core; the designs run one after the other.
+Takes about 5 minutes per design on one CPU core; the designs run one after the other. Each result is printed and
+appended to nbs/results/validation_sweep.csv (`--csv`), which chapter 01 prints.
 """
 import argparse, json, time
 from pathlib import Path
@@ -16,6 +17,7 @@ from microchat.midtrain import midtrain
 from microchat.sft import sft
 from microchat.forecast import Forecaster
 from microchat.data import load_asset
+from microchat.model import compute_dtype, precision
 from microchat.evaluate import EvalError, evaluate, random_walk, summarize
 
 DESIGNS = {  # name -> per stage, what differs from the defaults of the code this sweep was run against (10 epochs, SFT on one asset)
@@ -23,6 +25,10 @@ DESIGNS = {  # name -> per stage, what differs from the defaults of the code thi
     'wide (d_model 256)': {'pretrain': {'d_model': 256}}, 'deep (6 layers)': {'pretrain': {'n_layer': 6}},
     'long (20 epochs)': {'pretrain': {'epochs': 20}}, 'SFT on all assets': {'sft': {'all_assets': True}},
     'long + SFT on all assets': {'pretrain': {'epochs': 20}, 'sft': {'all_assets': True}},
+    # the defaults since (20 epochs, SFT on all assets): fp32 against bf16 matmuls, two seeds each
+    'long + SFT on all assets, seed 1': {'pretrain': {'epochs': 20}, 'sft': {'all_assets': True}, 'seed': 1},
+    'long + SFT on all assets, bf16': {'pretrain': {'epochs': 20}, 'sft': {'all_assets': True}, 'precision': 'bf16'},
+    'long + SFT on all assets, bf16, seed 1': {'pretrain': {'epochs': 20}, 'sft': {'all_assets': True}, 'precision': 'bf16', 'seed': 1},
 }
 BASE = {'pretrain': {'epochs': 10}, 'sft': {'all_assets': False}}   # the defaults the sweep compared against
 
@@ -32,6 +38,10 @@ def run(name, design, data_dir, tokenizer, out) -> dict:
     cfg = {s: {**BASE.get(s, {}), **design.get(s, {})} for s in ('pretrain', 'midtrain', 'sft')}
     common = dict(data_dir=data_dir, tokenizer_path=tokenizer, device='cpu', progress=False, seed=design.get('seed', 0))
     t0 = time.time()
+    with precision(design.get('precision', 'fp32')): return _run(name, root, cfg, common, data_dir, tokenizer, t0)
+
+def _run(name, root, cfg, common, data_dir, tokenizer, t0) -> dict:
+    "Stages 1-3 and the validation scores of one design, at the precision in force."
     pretrain(out=root/'best_model.pt', **common, **cfg['pretrain'])
     midtrain(in_path=root/'best_model.pt', asset='^GSPC', **common, **cfg['midtrain'])
     sft(in_path=root/'midtrain_gspc.pt', asset='^GSPC', **common, **cfg['sft'])
@@ -45,13 +55,18 @@ def run(name, design, data_dir, tokenizer, out) -> dict:
     s = summarize(pd.concat(frames))
     crps = [c for c in s if c.startswith('crps@')]
     rel = s.loc['sft', crps] / s.loc['rw', crps]
-    return {'design': name, 'minutes': round((time.time() - t0) / 60, 1), **{f'{c} / rw': round(float(v), 4) for c, v in rel.items()},
+    dtype = str(compute_dtype('cpu')).removeprefix('torch.').replace('bfloat16', 'bf16').replace('float32', 'fp32')
+    return {'design': name, 'seed': common['seed'], 'precision': dtype, 'minutes': round((time.time() - t0) / 60, 1), **{f'{c} / rw': round(float(v), 4) for c, v in rel.items()},
             'mean / rw': round(float(rel.mean()), 4), 'cov80@32': round(float(s.loc['sft', 'cov80@32']), 3)}
 
 if __name__ == '__main__':
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--data-dir', default='data'); p.add_argument('--tokenizer', default='models/tokenizer_model.pt')
-    p.add_argument('--out', default='/tmp/validation_sweep'); p.add_argument('designs', nargs='*', default=list(DESIGNS))
+    p.add_argument('--out', default='/tmp/validation_sweep'); p.add_argument('--csv', default='nbs/results/validation_sweep.csv'); p.add_argument('designs', nargs='*', default=list(DESIGNS))
     a = p.parse_args()
     torch.set_num_threads(1)
-    for name in a.designs: print(json.dumps(run(name, DESIGNS[name], a.data_dir, a.tokenizer, a.out)), flush=True)
+    for name in a.designs:
+        row = run(name, DESIGNS[name], a.data_dir, a.tokenizer, a.out)
+        print(json.dumps(row), flush=True)
+        csv = Path(a.csv)   # minutes are the machine's load's as much as the design's: printed, not kept
+        pd.DataFrame([row]).drop(columns='minutes').to_csv(csv, mode='a', header=not csv.exists(), index=False)

@@ -141,10 +141,10 @@ class TorchGPT(nn.Module):
         logits = self.lm_head(self.encoder(self.wte(idx), mask=mask, is_causal=True)).float()
         return logits, F.cross_entropy(logits.flatten(0, 1), targets.flatten())
 
-def train_step(model, opt, x, y, m, device, prec='auto'):
-    "One stage-1 step as microchat.loop.train_lm takes it: forward (under `precision(prec)`), backward, clip, AdamW step."
+def train_step(model, opt, x, y, m, device, prec=None):
+    "One stage-1 step as microchat.loop.train_lm takes it: forward (at `prec`, else the run's --precision), backward, clip, AdamW step."
     def step():
-        with precision(prec), autocast(device): _, loss = model(x, y, m) if m is not None else model(x, y)
+        with precision(prec or PREC), autocast(device): _, loss = model(x, y, m) if m is not None else model(x, y)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
@@ -331,9 +331,9 @@ def main(argv=None):
     torch.set_num_threads(threads)
     global CPU_CLOCK, PREC
     CPU_CLOCK, PREC = device.type == 'cpu' and threads == 1, a.precision
-    with precision(a.precision): run(a, device, note)
+    with precision(a.precision): run(a, device, note, argv)
 
-def run(a, device, note):
+def run(a, device, note, argv):
     machine = machine_line(device, note)
     print(machine, flush=True)
     t0 = time.perf_counter()

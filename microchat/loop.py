@@ -157,7 +157,7 @@ def train_lm(model, train_batches, val_batches, *, steps, lr=1e-3, warmup=None, 
     """Train `model` for `steps` optimizer steps; keep the best-by-validation weights in `out_path` and the latest
     full state in `last_path(out_path)` (`resume` continues from it). Warmup and the evaluation interval default to
     a tenth of the steps. The run holds `checkpoint_lock(out_path)`; at the first loss that is not finite it stops
-    with a TrainingError and removes the checkpoints it wrote. Returns the history: step, train_loss, val_step,
+    with a TrainingError, removes the checkpoints it wrote and restores the files they replaced. Returns the history: step, train_loss, val_step,
     val_loss, tok_s. `extra` (stored in the checkpoints) names the stage and its tokenizer_path for the messages."""
     rank, world = dist_info()
     extra = dict(extra or {}, precision=str(compute_dtype(device)).removeprefix('torch.'))   # what the matmuls ran in
@@ -181,17 +181,21 @@ def train_lm(model, train_batches, val_batches, *, steps, lr=1e-3, warmup=None, 
             hist, best, start = ck['extra']['history'], ck['extra']['best_val'], ck['step']
         fwd = DDP(model, device_ids=[device.index] if device.type == 'cuda' else None) if world > 1 else model
         if compile: fwd = torch.compile(fwd)
-        written = set()
+        replaced = {}   # path -> (bytes, stat) it held before this run first wrote it (None: nothing)
 
         def save(path, step, optimizer=None):
+            path = Path(path)
+            if path not in replaced: replaced[path] = (path.read_bytes(), path.stat()) if path.exists() else None
             info = dict(extra, history=hist, best_val=best, best_step=hist['val_step'][hist['val_loss'].index(best)])
-            written.add(save_checkpoint(path, model, tokenizer_hash, step, optimizer, info))
+            save_checkpoint(path, model, tokenizer_hash, step, optimizer, info)
 
         def stop_if_diverged(value, step, what):
             if math.isfinite(value): return
-            for p in written: p.unlink(missing_ok=True)   # weights on their way to NaN are no one's best model
+            for p, before in replaced.items():   # weights on their way to NaN are no one's best model: put back what was there
+                if before is None: p.unlink(missing_ok=True)
+                else: atomic_write(p, before[0]); os.utime(p, ns=(before[1].st_atime_ns, before[1].st_mtime_ns))
             raise TrainingError(f"training diverged: the {what} loss is {value} at step {step} (peak learning rate {lr:g}); "
-                                "lower --lr and run again (the checkpoints of this run were removed)")
+                                "lower --lr and run again (this run's checkpoints were removed, the files they replaced restored)")
 
         bar = tqdm(range(start, steps), initial=start, total=steps, disable=not progress or rank != 0, desc='train')
         t = time.perf_counter()

@@ -196,6 +196,7 @@ def cases() -> list:
         Case('batch-1e8-stage1', ['stage1', '--batch', '100000000', *TINY], 'needs at least'),
         Case('batch-1e8-stage2', ['stage2', '--asset', 'AAA', '--batch', '100000000', '--out', 'checkpoints/b.pt'], 'needs at least'),
         Case('lr-1e9', ['stage1', '--lr', '1e9', '--out', 'checkpoints/wild.pt', '--epochs', '5', *TINY], 'training diverged'),
+        Case('diverge-over-good', ['stage1', '--lr', '1e9', '--epochs', '5', *TINY], 'the files they replaced restored'),   # best_model.pt and its .last.pt are put back
         # checkpoints and tokenizers in the wrong place
         Case('resume-other-tokenizer', ['stage1', '--resume', '--tokenizer', 'models/other.pt', '--seq-len', '48', '--n-layer', '2',
                                         '--d-model', '32', '--n-head', '2'], 'models/other.pt is'),

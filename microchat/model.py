@@ -144,7 +144,7 @@ class KVCache:
 
 # %% ../nbs/00c_model.ipynb #35b81fa3
 def causal_attention(q, k, v):
-    "SDPA with a causal mask. On a CPU in fp32 also under bf16 autocast: its fused kernel runs faster in fp32 at this head width."
+    "SDPA with a causal mask; on a CPU in fp32 even under bf16 autocast, as its fused kernel is faster there at this head width."
     if q.device.type == 'cpu' and torch.is_autocast_enabled('cpu'):
         with torch.autocast('cpu', enabled=False):
             return F.scaled_dot_product_attention(q.float(), k.float(), v.float(), is_causal=True)

@@ -109,7 +109,8 @@ PIPELINES = {  # per step: the keyword arguments that differ from its defaults
 
 def pipeline(*,
              quick: bool = False,           # small model, few steps: minutes on 2 CPU cores
-             asset: str = '^GSPC', data_dir=DATA_DIR, tokenizer_path=TOKENIZER_PATH,
+             asset: str = '^GSPC',           # the asset of stages 2-4 (the offline data has the S&P 500, not bitcoin)
+             data_dir=DATA_DIR, tokenizer_path=TOKENIZER_PATH,
              checkpoints=CHECKPOINTS,       # folder of the checkpoints, reports and the fan chart
              seed: int = 0, device='auto',
             ) -> pd.DataFrame:

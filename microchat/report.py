@@ -6,6 +6,7 @@
 from __future__ import annotations
 import shlex, sys
 from pathlib import Path
+import numpy as np
 import pandas as pd
 import matplotlib.pyplot as plt
 import torch
@@ -15,7 +16,7 @@ from .checkpoint import CHECKPOINTS, file_sha
 from .evaluate import (BASELINES, TOUCH_SIGMAS, EvalError, bootstrap, dm_test, evaluate, forecast_at, garch, plot_calibration,
                                 plot_crps_by_horizon, plot_fan, plot_reliability, random_walk, rolling_origins, save_report, scores_by_horizon,
                                 summarize, to_markdown, training_returns)
-from .forecast import Forecaster
+from .forecast import Forecaster, calibrate_paths
 from .model import compute_dtype
 
 # %% auto #0
@@ -28,9 +29,22 @@ def _methods(fcs: dict, df, split, calibrated: bool) -> dict:
     methods = {'random_walk': random_walk(), **({'bootstrap': bootstrap(train)} if len(train) else {}), 'garch': garch()}
     if not len(train): print(f"note: no training days before {split.val_start.date()}: the bootstrap (of training-day returns) is left out")
     for name, fc in fcs.items():
-        if calibrated and fc.calibration: methods[name] = fc.method(calibrated=True)
-        methods[f'{name} raw' if calibrated and fc.calibration else name] = fc.method(calibrated=False)
+        if calibrated and fc.calibration: methods[name], methods[f'{name} raw'] = _sampled_once(fc)
+        else: methods[name] = fc.method(calibrated=False)
     return methods
+
+def _sampled_once(fc: Forecaster) -> tuple:
+    """`fc`'s calibrated and raw evaluation methods, sampling each set of origins once: the calibrated paths are the
+    raw ones spread by the factors fitted on validation days (`calibrate_paths`), not a second sample."""
+    last = {}
+    def raw_at(df, origins, horizon, n_paths, seeds):
+        key = (id(df), horizon, n_paths, tuple(np.asarray(origins).tolist()), tuple(np.asarray(seeds).tolist()))
+        if last.get('key') != key: last.update(key=key, paths=fc.sample_at(df, origins, horizon, n_paths, seeds, calibrated=False))
+        return last['paths']
+    cal, raw = fc.method(calibrated=True), fc.method(calibrated=False)
+    cal.at_origins = lambda *a: calibrate_paths(raw_at(*a), fc.calibration)
+    raw.at_origins = raw_at
+    return cal, raw
 
 def headline_table(long: pd.DataFrame) -> str:
     "CRPS at every horizon (the best in bold) and the 80%/90% coverage at the longest, one row per method: the table the README shows."

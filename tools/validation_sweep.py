@@ -21,12 +21,13 @@ from microchat.model import compute_dtype, precision
 from microchat.evaluate import EvalError, evaluate, random_walk, summarize
 
 DESIGNS = {  # name -> per stage, what differs from the defaults of the code this sweep was run against (10 epochs, SFT on one asset)
-    'default': {}, 'default, seed 1': {'seed': 1},
+    'default': {}, 'default, seed 1': {'seed': 1}, 'default, seed 2': {'seed': 2},
     'wide (d_model 256)': {'pretrain': {'d_model': 256}}, 'deep (6 layers)': {'pretrain': {'n_layer': 6}},
     'long (20 epochs)': {'pretrain': {'epochs': 20}}, 'SFT on all assets': {'sft': {'all_assets': True}},
     'long + SFT on all assets': {'pretrain': {'epochs': 20}, 'sft': {'all_assets': True}},
     # the defaults since (20 epochs, SFT on all assets): fp32 against bf16 matmuls, two seeds each
     'long + SFT on all assets, seed 1': {'pretrain': {'epochs': 20}, 'sft': {'all_assets': True}, 'seed': 1},
+    'long + SFT on all assets, seed 2': {'pretrain': {'epochs': 20}, 'sft': {'all_assets': True}, 'seed': 2},
     'long + SFT on all assets, bf16': {'pretrain': {'epochs': 20}, 'sft': {'all_assets': True}, 'precision': 'bf16'},
     'long + SFT on all assets, bf16, seed 1': {'pretrain': {'epochs': 20}, 'sft': {'all_assets': True}, 'precision': 'bf16', 'seed': 1},
 }

@@ -4,14 +4,14 @@
 
 # %% ../nbs/00d_checkpoint.ipynb #41bc1dea
 from __future__ import annotations
-import fcntl, hashlib, io, os, random, warnings
+import fcntl, hashlib, os, random, warnings
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
-from .data import asset_slug, atomic_write, misplaced
+from .data import asset_slug, misplaced, save_torch
 from .model import GPT, GPTConfig
 from .tokenizer import TOKENIZER_PATH
 
@@ -72,9 +72,7 @@ def save_checkpoint(path, model, tokenizer_hash, step, optimizer=None, extra=Non
     state = dict(model=unwrap(model).state_dict(), config=asdict(unwrap(model).cfg), tokenizer_hash=tokenizer_hash,
                  step=step, optimizer=optimizer.state_dict() if optimizer is not None else None, rng=rng_state(),
                  extra=extra or {})
-    buf = io.BytesIO()
-    torch.save(state, buf)   # in memory first: torch reports a full disk as a RuntimeError, a plain write as OSError
-    return atomic_write(path, buf.getvalue())
+    return save_torch(path, state)
 
 def _made_by(stage) -> str:
     return f"`{STAGES[stage].command}`" if stage in STAGES else "`mqc stage1` .. `mqc stage4`"

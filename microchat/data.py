@@ -12,9 +12,9 @@ import pandas as pd
 
 # %% auto #0
 __all__ = ['DATA_DIR', 'PRICES', 'MIN_ROWS', 'MAX_LOG_RETURN', 'ALLOW_JUMPS_ENV', 'DATE_FORMATS', 'DEFAULT_ASSET', 'DataError',
-           'need', 'repo_root', 'atomic_write', 'stale_opens', 'load_ohlcv', 'csv_name', 'data_files', 'load_assets',
-           'find_asset', 'asset_slug', 'write_offline', 'yahoo', 'Split', 'eval_ticker', 'make_split', 'load_asset',
-           'asset_stream', 'parse_date', 'history_until', 'need_training_days', 'misplaced']
+           'need', 'repo_root', 'atomic_write', 'save_torch', 'stale_opens', 'load_ohlcv', 'csv_name', 'data_files',
+           'load_assets', 'find_asset', 'asset_slug', 'write_offline', 'yahoo', 'Split', 'eval_ticker', 'make_split',
+           'load_asset', 'asset_stream', 'parse_date', 'history_until', 'need_training_days', 'misplaced']
 
 # %% ../nbs/00a_data.ipynb #7eb1b234
 class DataError(ValueError):
@@ -54,6 +54,13 @@ def atomic_write(path, content) -> Path:
             raise DataError(f"{path}: cannot write ({e.strerror or e}); free some disk space, or write somewhere else") from None
         raise
     return path
+
+def save_torch(path, obj) -> Path:
+    "`torch.save` of `obj` to `path` through `atomic_write`, serialised in memory first: torch reports a full disk as a RuntimeError."
+    import torch   # the data layer needs torch only for the files of the later layers
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return atomic_write(path, buf.getvalue())
 
 # %% ../nbs/00a_data.ipynb #8934e276
 _ALIASES = {'date': 'Date', 'datetime': 'Date', 'timestamp': 'Date', 'open': 'Open', 'high': 'High',

@@ -10,11 +10,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import matplotlib.pyplot as plt
-import torch
-from .data import DATA_DIR, atomic_write, history_until, load_asset, need
+from .data import DATA_DIR, atomic_write, history_until, load_asset, need, save_torch
 from .model import pick_device, sample
 from .tokenizer import TOKENIZER_PATH, Tokenizer, trailing_var
-from .checkpoint import load_checkpoint, read_checkpoint
+from .checkpoint import checkpoint_lock, load_checkpoint, read_checkpoint
 from .loop import need_memory, sample_bytes
 from .evaluate import crps_samples, future_dates, plot_fan, rolling_origins
 
@@ -204,9 +203,10 @@ def calibrate(*,
     fc = Forecaster.load(in_path, tokenizer_path, device)
     name, df = load_asset(asset or fc.info.get('asset'), csv, data_dir, allow_jumps)
     cal = dict(fit_calibration(fc, df, fc.tokenizer.split, step, n_paths=paths, seed=seed), asset=name)
-    ckpt = read_checkpoint(in_path)
-    ckpt['extra']['calibration'] = cal
-    atomic_write(in_path, lambda tmp: torch.save(ckpt, tmp))
+    with checkpoint_lock(in_path):   # the file as it is now, rewritten with its calibration; one writer at a time
+        ckpt = read_checkpoint(in_path)
+        ckpt['extra']['calibration'] = cal
+        save_torch(in_path, ckpt)
     print(f"{name}: {cal['origins']} validation origins; spread factor per horizon " +
           ', '.join(f"{h}d x{s:.3f} (CRPS {b:.5f} -> {a:.5f})" for h, s, b, a in zip(cal['horizons'], cal['scale'], cal['val_crps_raw'], cal['val_crps'])))
     return cal

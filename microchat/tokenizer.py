@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_tokenizer.ipynb #01877ffc
 from __future__ import annotations
-import hashlib, io, math, json, warnings
+import hashlib, math, json, warnings
 from dataclasses import dataclass, asdict
 from pathlib import Path
 import numpy as np
@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
-from .data import DATA_DIR, PRICES, Split, atomic_write, load_assets, make_split, misplaced
+from .data import DATA_DIR, PRICES, Split, load_assets, make_split, misplaced, save_torch
 
 # %% auto #0
 __all__ = ['FEATURES', 'VOCAB_SIZE', 'HALFLIFE', 'DECAY', 'MIN_VAR', 'TOKENIZER_PATH', 'CLIP', 'TokenizerError',
@@ -205,8 +205,7 @@ class Tokenizer:
 
     def save(self, path=TOKENIZER_PATH) -> Path:
         "Write the tokenizer atomically: a crash never leaves half a tokenizer behind."
-        buf = io.BytesIO(); torch.save({**self._state_dict(), 'hash': self.hash}, buf)   # in memory: a full disk is one line
-        return atomic_write(path, buf.getvalue())
+        return save_torch(path, {**self._state_dict(), 'hash': self.hash})
 
     @classmethod
     def load(cls, path=TOKENIZER_PATH) -> 'Tokenizer':

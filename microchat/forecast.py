@@ -19,7 +19,7 @@ from .evaluate import crps_samples, future_dates, plot_fan, rolling_origins
 
 # %% auto #0
 __all__ = ['QUANTILES', 'SAMPLING_ROWS', 'CALIBRATION_GRID', 'quantile_table', 'Forecast', 'Forecaster', 'calibrate_paths',
-           'fit_calibration', 'calibrate', 'forecast_cli']
+           'validation_paths', 'spread', 'best_spread', 'fit_calibration', 'calibrate', 'forecast_cli']
 
 # %% ../nbs/03b_forecast.ipynb #5d400aa1
 QUANTILES = {'p05': .05, 'p10': .10, 'p25': .25, 'p50': .50, 'p75': .75, 'p90': .90, 'p95': .95}
@@ -176,20 +176,32 @@ def calibrate_paths(paths, calibration: dict) -> np.ndarray:
     centre = cum.mean(-2, keepdims=True)
     return np.diff(centre + factor * (cum - centre), axis=-1, prepend=0.0)
 
+def validation_paths(fc: Forecaster, candles: pd.DataFrame, split, step=5, horizon=32, n_paths=256, seed=0) -> tuple:
+    "`fc`'s raw cumulative log returns [origins, n_paths, horizon] from every `step`-th validation day, and the realised ones [origins, horizon]."
+    idx = candles.index.get_indexer(rolling_origins(candles, split, step, horizon, part='val'))
+    cum = fc.sample_at(candles, idx, horizon, n_paths, seed + np.arange(len(idx)), calibrated=False).cumsum(-1)
+    log_close = np.log(candles['Close'].to_numpy())
+    return cum, log_close[idx[:, None] + np.arange(1, horizon + 1)] - log_close[idx, None]
+
+def spread(x, factor):
+    "Samples x [..., n] spread around their mean by `factor`."
+    centre = x.mean(-1, keepdims=True)
+    return centre + factor * (x - centre)
+
+def best_spread(x, y) -> tuple[float, float]:
+    "The factor of CALIBRATION_GRID whose `spread` of samples x [O, n] has the lowest mean fair CRPS at outcomes y [O], and that CRPS."
+    crps = [crps_samples(spread(x, s), y).mean() for s in CALIBRATION_GRID]
+    k = int(np.argmin(crps))
+    return float(CALIBRATION_GRID[k]), float(crps[k])
+
 def fit_calibration(fc: Forecaster, candles: pd.DataFrame, split, step=5, horizons=(1, 5, 10, 32), n_paths=256, seed=0) -> dict:
     "For each horizon, the spread factor minimising the mean fair CRPS of `fc`'s raw paths over validation-period origins."
-    H = max(horizons)
-    idx = candles.index.get_indexer(rolling_origins(candles, split, step, H, part='val'))
-    cum = fc.sample_at(candles, idx, H, n_paths, seed + np.arange(len(idx)), calibrated=False).cumsum(-1)
-    log_close = np.log(candles['Close'].to_numpy())
-    y = log_close[idx[:, None] + np.arange(1, H + 1)] - log_close[idx, None]
+    cum, y = validation_paths(fc, candles, split, step, max(horizons), n_paths, seed)
     scale, before, after = [], [], []
     for h in horizons:
-        x, centre = cum[..., h - 1], cum[..., h - 1].mean(-1, keepdims=True)
-        crps = [crps_samples(centre + s * (x - centre), y[:, h - 1]).mean() for s in CALIBRATION_GRID]
-        scale.append(float(CALIBRATION_GRID[int(np.argmin(crps))])); after.append(float(min(crps)))
-        before.append(float(crps_samples(x, y[:, h - 1]).mean()))
-    return dict(horizons=list(horizons), scale=scale, val_crps_raw=before, val_crps=after, origins=len(idx), step=step,
+        s, c = best_spread(cum[..., h - 1], y[:, h - 1])
+        scale.append(s); after.append(c); before.append(float(crps_samples(cum[..., h - 1], y[:, h - 1]).mean()))
+    return dict(horizons=list(horizons), scale=scale, val_crps_raw=before, val_crps=after, origins=len(y), step=step,
                 n_paths=n_paths, val_start=str(split.val_start.date()), test_start=str(split.test_start.date()))
 
 def calibrate(*,

@@ -15,25 +15,10 @@ import numpy as np
 import pandas as pd
 import torch
 from microchat.data import load_asset
-from microchat.evaluate import crps_samples, rolling_origins
-from microchat.forecast import CALIBRATION_GRID, Forecaster
+from microchat.evaluate import crps_samples
+from microchat.forecast import Forecaster, best_spread, spread, validation_paths
 
 HORIZONS = (1, 5, 10, 32)
-
-def validation_paths(fc, asset, data_dir):
-    "Raw cumulative log returns [origins, 256, 32] at every 5th validation day of `asset`, and what happened [origins, 32]."
-    _, df = load_asset(asset, data_dir=data_dir)
-    idx = df.index.get_indexer(rolling_origins(df, fc.tokenizer.split, 5, 32, part='val'))
-    cum = fc.sample_at(df, idx, 32, 256, np.arange(len(idx)), calibrated=False).cumsum(-1)
-    log_close = np.log(df['Close'].to_numpy())
-    return cum, log_close[idx[:, None] + np.arange(1, 33)] - log_close[idx, None]
-
-def spread(x, s):
-    centre = x.mean(-1, keepdims=True)
-    return centre + s * (x - centre)
-
-def fitted_factor(x, y):
-    return CALIBRATION_GRID[int(np.argmin([crps_samples(spread(x, s), y).mean() for s in CALIBRATION_GRID]))]
 
 def cover80(x, y):
     lo, hi = np.quantile(x, [.1, .9], axis=-1)
@@ -41,7 +26,7 @@ def cover80(x, y):
 
 def study(ckpt, tokenizer, data_dir) -> list[dict]:
     fc = Forecaster.load(ckpt, tokenizer, 'cpu')
-    data = {a: validation_paths(fc, a, data_dir) for a in ['^GSPC', '^IXIC']}
+    data = {a: validation_paths(fc, load_asset(a, data_dir=data_dir)[1], fc.tokenizer.split) for a in ['^GSPC', '^IXIC']}
     parts = []
     for a, (cum, y) in data.items():
         n = len(y) // 2
@@ -50,7 +35,7 @@ def study(ckpt, tokenizer, data_dir) -> list[dict]:
     rows = []
     for name, (xf, yf), (xs, ys) in parts:
         for h in HORIZONS:
-            s = fitted_factor(xf[..., h - 1], yf[:, h - 1])
+            s, _ = best_spread(xf[..., h - 1], yf[:, h - 1])
             for design, f in [('raw', 1.0), ('fit', s), ('half', np.sqrt(s))]:
                 x = spread(xs[..., h - 1], f)
                 rows.append(dict(ck=Path(ckpt).parent.name, split=name, h=h, method=design, factor=f,

@@ -153,6 +153,17 @@ def train_step(model, opt, x, y, m, device, prec=None):
 
 def adamw(model): return torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.95), weight_decay=0.1)
 
+def non_embedding_params(model) -> int:
+    "Parameters that do FLOPs: all but the token embedding (a lookup table)."
+    return sum(p.numel() for p in model.parameters()) - model.wte.weight.numel()
+
+def matmul_peak(device):
+    """A large square matmul in the dtype the model multiplies in (`compute_dtype`), to race beside a row's workloads:
+    (workload, its FLOPs, a label)."""
+    n, dtype = (8192 if device.type == 'cuda' else 2048), compute_dtype(device)
+    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
+    return (lambda: a @ b), 2 * n ** 3, f"{n}x{n} {str(dtype)[6:]} matmul"
+
 def flops_per_token(cfg: GPTConfig, n_params: int) -> float:
     "6 x non-embedding parameters + 12 x layers x width x context: the attention matmuls too (nanochat's estimate)."
     return 6 * n_params + 12 * cfg.n_layer * cfg.d_model * cfg.seq_len
@@ -169,10 +180,9 @@ def training_rows(streams, batch, rounds, device, compiled=False) -> list[Row]:
     ours, ref, twin = GPT(cfg).to(device), TorchGPT(cfg).to(device), TorchGPT(cfg).to(device)
     dtype = compute_dtype(device)
     mixed = dtype == torch.bfloat16
-    n = 8192 if device.type == 'cuda' else 2048   # the peak: a large matmul in the dtype the step multiplies in
-    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
+    matmul, matmul_flops, matmul_label = matmul_peak(device)
     steps = {'microchat': train_step(ours, adamw(ours), x, y, m, device),
-             'reference': train_step(ref, adamw(ref), x, y, None, device, prec='fp32'), 'matmul': lambda: a @ b}
+             'reference': train_step(ref, adamw(ref), x, y, None, device, prec='fp32'), 'matmul': matmul}
     if mixed: steps['twin'] = train_step(twin, adamw(twin), x, y, None, device)
     compile_note = None
     if compiled:
@@ -184,9 +194,8 @@ def training_rows(streams, batch, rounds, device, compiled=False) -> list[Row]:
         except Exception as e: compile_note = f"torch.compile failed here: {type(e).__name__}"; steps.pop('compiled')
     t = race(steps, rounds, device)
     tok = {k: x.numel() / v.s for k, v in t.items() if k != 'matmul'}
-    n_params = sum(p.numel() for p in ours.parameters()) - ours.wte.weight.numel()  # a lookup table does no FLOPs
-    flops, peak = flops_per_token(cfg, n_params) * tok['microchat'], 2 * n ** 3 / t['matmul'].s
-    ref_params = sum(p.numel() for p in ref.parameters()) - ref.wte.weight.numel()
+    n_params, ref_params = non_embedding_params(ours), non_embedding_params(ref)
+    flops, peak = flops_per_token(cfg, n_params) * tok['microchat'], matmul_flops / t['matmul'].s
     shape, how = f"{cfg.n_layer}L d{cfg.d_model} h{cfg.n_head}, {batch}x{cfg.seq_len} tokens", f"{str(dtype)[6:]} matmuls"
     rows = [Row(f'GPT training step, tokens/s ({shape}), as mqc runs it ({how})', fmt_rate(tok['microchat'], 'tok/s'),
                 f"{fmt_rate(tok['reference'], 'tok/s')} (nn.TransformerEncoder, {ref_params / 1e6:.2f}M params, plain fp32)",
@@ -202,7 +211,7 @@ def training_rows(streams, batch, rounds, device, compiled=False) -> list[Row]:
                         f"{tok['compiled'] / tok['microchat']:.2f}x" if 'compiled' in tok else '-', 'report'))
     rows.append(Row(f'GPT training, share of the matmul FLOP/s ({flops_per_token(cfg, n_params) / 1e6:.2f}M FLOP/token: '
                     f'6 x {n_params / 1e6:.2f}M non-embedding params + attention)',
-                    fmt_rate(flops, 'FLOP/s'), f"{fmt_rate(peak, 'FLOP/s')} ({n}x{n} {str(dtype)[6:]} matmul)",
+                    fmt_rate(flops, 'FLOP/s'), f"{fmt_rate(peak, 'FLOP/s')} ({matmul_label})",
                     f"{flops / peak:.0%}", '>= 60%', flops / peak >= 0.6))
     return rows
 
@@ -216,23 +225,21 @@ def sampling_rows(streams, nocache_paths, single_calls, rounds, device) -> list[
     cached = lambda: sample(model, prompt, HORIZON, n_paths=PATHS, seed=0)
     nocache = lambda: sample_nocache(model, prompt, HORIZON, n_paths=nocache_paths, seed=0)
     singles = lambda: [sample(model, prompt, HORIZON, n_paths=1, seed=i) for i in range(single_calls)]
-    n, dtype = (8192 if device.type == 'cuda' else 2048), compute_dtype(device)   # the matmul peak, in the sampler's dtype
-    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
-    matmul = lambda: a @ b
+    matmul, matmul_flops, matmul_label = matmul_peak(device)
     cached(); sample_nocache(model, prompt, 2, n_paths=nocache_paths, seed=0); singles(); matmul()  # warm-up (nocache: same kernels, 2 steps)
     t = race({'cached': cached, 'nocache': nocache, 'singles': singles, 'matmul': matmul}, rounds, device, warm=False)
     cached_s, nocache_s, singles_s = t['cached'].s, t['nocache'].s * PATHS / nocache_paths, t['singles'].s * PATHS / single_calls
     wall, cpu = t['cached']
     # the matmul-bound limit: 2 FLOPs per weight per token (the prompt once, then every path's tokens) at the peak
-    n_params = sum(p.numel() for p in model.parameters()) - model.wte.weight.numel()
-    limit = 2 * n_params * (CONTEXT + PATHS * HORIZON) / (2 * n ** 3 / t['matmul'].s)
+    n_params = non_embedding_params(model)
+    limit = 2 * n_params * (CONTEXT + PATHS * HORIZON) / (matmul_flops / t['matmul'].s)
     scaled = lambda k: '' if k == PATHS else f", {k} measured x{PATHS // k}"
     return [Row(f'sampling {PATHS} paths x {HORIZON} days: KV cache vs recompute', f"{fmt_s(cached_s)} (sample)",
                 f"{fmt_s(nocache_s)} (sample_nocache{scaled(nocache_paths)})", f"{nocache_s / cached_s:.1f}x", '>= 5x',
                 nocache_s / cached_s >= 5),
             Row(f'sampling {PATHS} paths x {HORIZON} days, seconds',
                 f"{wall:.2f} s wall, {cpu:.2f} s CPU, {torch.get_num_threads()} thread(s)",
-                f"{fmt_s(limit)}: the matmul-bound limit (2 x {n_params / 1e6:.2f}M params per token at the {str(dtype)[6:]} matmul peak)",
+                f"{fmt_s(limit)}: the matmul-bound limit (2 x {n_params / 1e6:.2f}M params per token at the peak of a {matmul_label})",
                 f"{cached_s / limit:.1f}x the limit", '< 1 s on 2 cores', ok=t['cached'].s < 1),
             Row(f'sampling, batching: {PATHS} paths in one batch vs {PATHS} one-path calls', f"{fmt_s(cached_s)} (1 call)",
                 f"{fmt_s(singles_s)} ({PATHS} calls{scaled(single_calls)})", f"{singles_s / cached_s:.1f}x", 'report')]

@@ -17,7 +17,7 @@ from microchat.midtrain import midtrain
 from microchat.sft import sft
 from microchat.forecast import Forecaster
 from microchat.data import load_asset
-from microchat.model import compute_dtype, precision
+from microchat.model import precision
 from microchat.evaluate import EvalError, evaluate, random_walk, summarize
 
 DESIGNS = {  # name -> per stage, what differs from the defaults of the code this sweep was run against (10 epochs, SFT on one asset)
@@ -25,7 +25,7 @@ DESIGNS = {  # name -> per stage, what differs from the defaults of the code thi
     'wide (d_model 256)': {'pretrain': {'d_model': 256}}, 'deep (6 layers)': {'pretrain': {'n_layer': 6}},
     'long (20 epochs)': {'pretrain': {'epochs': 20}}, 'SFT on all assets': {'sft': {'all_assets': True}},
     'long + SFT on all assets': {'pretrain': {'epochs': 20}, 'sft': {'all_assets': True}},
-    # the defaults since (20 epochs, SFT on all assets): fp32 against bf16 matmuls, two seeds each
+    # the defaults since (20 epochs, SFT on all assets): three seeds in fp32, two in bf16 matmuls
     'long + SFT on all assets, seed 1': {'pretrain': {'epochs': 20}, 'sft': {'all_assets': True}, 'seed': 1},
     'long + SFT on all assets, seed 2': {'pretrain': {'epochs': 20}, 'sft': {'all_assets': True}, 'seed': 2},
     'long + SFT on all assets, bf16': {'pretrain': {'epochs': 20}, 'sft': {'all_assets': True}, 'precision': 'bf16'},
@@ -38,26 +38,22 @@ def run(name, design, data_dir, tokenizer, out) -> dict:
     root.mkdir(parents=True, exist_ok=True)
     cfg = {s: {**BASE.get(s, {}), **design.get(s, {})} for s in ('pretrain', 'midtrain', 'sft')}
     common = dict(data_dir=data_dir, tokenizer_path=tokenizer, device='cpu', progress=False, seed=design.get('seed', 0))
-    t0 = time.time()
-    with precision(design.get('precision', 'fp32')): return _run(name, root, cfg, common, data_dir, tokenizer, t0)
-
-def _run(name, root, cfg, common, data_dir, tokenizer, t0) -> dict:
-    "Stages 1-3 and the validation scores of one design, at the precision in force."
-    pretrain(out=root/'best_model.pt', **common, **cfg['pretrain'])
-    midtrain(in_path=root/'best_model.pt', asset='^GSPC', **common, **cfg['midtrain'])
-    sft(in_path=root/'midtrain_gspc.pt', asset='^GSPC', **common, **cfg['sft'])
-    fc = Forecaster.load(root/'sft_gspc.pt', tokenizer, 'cpu')
+    t0, prec = time.time(), design.get('precision', 'fp32')
     frames = []
-    for a in ['^GSPC', '^IXIC']:
-        _, df = load_asset(a, data_dir=data_dir)
-        try: _, po = evaluate(df, {'rw': random_walk(), 'sft': fc.method(calibrated=False)}, fc.tokenizer.split, progress=False, part='val')
-        except EvalError: continue
-        frames.append(po.assign(asset=a))
+    with precision(prec):
+        pretrain(out=root/'best_model.pt', **common, **cfg['pretrain'])
+        midtrain(in_path=root/'best_model.pt', asset='^GSPC', **common, **cfg['midtrain'])
+        sft(in_path=root/'midtrain_gspc.pt', asset='^GSPC', **common, **cfg['sft'])
+        fc = Forecaster.load(root/'sft_gspc.pt', tokenizer, 'cpu')
+        for a in ['^GSPC', '^IXIC']:
+            _, df = load_asset(a, data_dir=data_dir)
+            try: _, po = evaluate(df, {'rw': random_walk(), 'sft': fc.method(calibrated=False)}, fc.tokenizer.split, progress=False, part='val')
+            except EvalError: continue
+            frames.append(po.assign(asset=a))
     s = summarize(pd.concat(frames))
     crps = [c for c in s if c.startswith('crps@')]
     rel = s.loc['sft', crps] / s.loc['rw', crps]
-    dtype = str(compute_dtype('cpu')).removeprefix('torch.').replace('bfloat16', 'bf16').replace('float32', 'fp32')
-    return {'design': name, 'seed': common['seed'], 'precision': dtype, 'minutes': round((time.time() - t0) / 60, 1), **{f'{c} / rw': round(float(v), 4) for c, v in rel.items()},
+    return {'design': name, 'seed': common['seed'], 'precision': prec, 'minutes': round((time.time() - t0) / 60, 1), **{f'{c} / rw': round(float(v), 4) for c, v in rel.items()},
             'mean / rw': round(float(rel.mean()), 4), 'cov80@32': round(float(s.loc['sft', 'cov80@32']), 3)}
 
 if __name__ == '__main__':

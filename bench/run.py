@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import NamedTuple
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -269,10 +270,11 @@ def rl_row(tok, frames, rounds, device, episodes=4, group=8) -> Row:
     return Row(name, f"{fmt_s(t['rl'].s)} (rl_step, {asset}, return_mse)", f"{fmt_s(t['sft'].s)} (SFT step)",
                f"{ratio:.2f}x the time", 'report')
 
-def eval_row(tok, frames, rounds, device, n_origins=16) -> Row:
+def eval_rows(tok, frames, rounds, device, n_origins=16) -> list[Row]:
     """The evaluation of one default-size checkpoint: `n_origins` test-day origins x 256 paths x 32 days of ^GSPC, all
-    origins in batched calls (`Forecaster.sample_at`, what `mqc eval` runs) vs one origin at a time (`forecast_at`)."""
-    from microchat.forecast import Forecaster
+    origins in batched calls (`Forecaster.sample_at`, what `mqc eval` runs) vs one origin at a time (`forecast_at`);
+    and the device's rows per sampling call (`SAMPLING_ROWS`) against 8x as many."""
+    from microchat.forecast import SAMPLING_ROWS, Forecaster
     from microchat.evaluate import forecast_at
     asset = '^GSPC' if '^GSPC' in frames else next(iter(frames))
     df = frames[asset]
@@ -280,14 +282,35 @@ def eval_row(tok, frames, rounds, device, n_origins=16) -> Row:
     fc = Forecaster(GPT(GPTConfig()).to(device), tok, context_len=CONTEXT)
     origins = np.flatnonzero(df.index >= tok.split.test_start)[:-HORIZON][::5][:n_origins]
     method = fc.method()
+    rows = SAMPLING_ROWS[device.type]
     t = race({'batched': lambda: fc.sample_at(df, origins, HORIZON, PATHS, seeds=np.arange(len(origins))),
-              'loop': lambda: [forecast_at(df, df.index[o], method, HORIZON, PATHS, k) for k, o in enumerate(origins)]},
+              'loop': lambda: [forecast_at(df, df.index[o], method, HORIZON, PATHS, k) for k, o in enumerate(origins)],
+              'wide': lambda: fc.sample_at(df, origins, HORIZON, PATHS, seeds=np.arange(len(origins)), max_rows=8 * rows)},
              rounds, device)
     per = {k: v.s / len(origins) for k, v in t.items()}
-    return Row(f'evaluation of one checkpoint: {len(origins)} origins x {PATHS} paths x {HORIZON} days ({asset}, default model)',
-               f"{fmt_s(per['batched'])}/origin (batched): {EVAL_ORIGINS * per['batched']:.1f} s for {EVAL_ORIGINS} origins",
-               f"{fmt_s(per['loop'])}/origin (one origin at a time)", f"{per['loop'] / per['batched']:.2f}x",
-               f'<= 15 s for {EVAL_ORIGINS} origins', EVAL_ORIGINS * per['batched'] <= 15)
+    return [Row(f'evaluation of one checkpoint: {len(origins)} origins x {PATHS} paths x {HORIZON} days ({asset}, default model)',
+                f"{fmt_s(per['batched'])}/origin (batched): {EVAL_ORIGINS * per['batched']:.1f} s for {EVAL_ORIGINS} origins",
+                f"{fmt_s(per['loop'])}/origin (one origin at a time)", f"{per['loop'] / per['batched']:.2f}x",
+                f'<= 15 s for {EVAL_ORIGINS} origins', EVAL_ORIGINS * per['batched'] <= 15),
+            Row(f'evaluation, rows per sampling call: {rows} (SAMPLING_ROWS[{device.type!r}]) vs {8 * rows}',
+                f"{fmt_s(per['batched'])}/origin", f"{fmt_s(per['wide'])}/origin ({8 * rows} rows per call)",
+                f"{per['wide'] / per['batched']:.2f}x", 'report')]
+
+def profiles(streams, device, top=8):
+    "Where the time goes: the ops with the most self time in one training step (batch 32) and one 256 x 32 sample."
+    from torch.profiler import profile
+    from microchat.loop import batch_for_step, lm_windows
+    cfg = GPTConfig()
+    torch.manual_seed(0)
+    model = GPT(cfg).to(device)
+    x, y, m = (a.to(device) for a in batch_for_step(lm_windows(streams['train'].values(), cfg.seq_len), 0, 32, seed=0))
+    prompt = torch.as_tensor(max(streams['train'].values(), key=len)[-CONTEXT:], device=device)
+    for name, fn in [('training step, batch 32', train_step(model, adamw(model), x, y, m, device)),
+                     (f'sample, {PATHS} paths x {HORIZON} days', lambda: sample(model, prompt, HORIZON, n_paths=PATHS, seed=0))]:
+        fn()   # warm-up
+        with profile() as prof: fn()
+        ops = pd.Series({e.key: e.self_cpu_time_total for e in prof.key_averages()}).sort_values(ascending=False)
+        print(f"\n{name} ({str(compute_dtype(device))[6:]} matmuls): share of self time\n" + (ops / ops.sum()).head(top).map('{:.0%}'.format).to_string())
 
 def pipeline_row(run: bool) -> Row:
     "Wall time and peak RSS of `mqc pipeline --quick` in a scratch folder (a copy of data/), as a child process."
@@ -336,6 +359,7 @@ def main(argv=None):
     p.add_argument('--device', default='auto', choices=['auto', 'cpu', 'cuda'])
     p.add_argument('--threads', type=int, default=0, help='torch CPU threads (default: the cores the load leaves free)')
     p.add_argument('--pipeline', action='store_true', help='also time `mqc pipeline --quick` (minutes)')
+    p.add_argument('--profile', action='store_true', help='only print where the time goes in a training step and a sample')
     p.add_argument('--precision', default='auto', choices=['auto', 'bf16', 'fp32'], help='as mqc --precision (default: auto)')
     p.add_argument('--save', action='store_true', help='write the table to bench/results.md (or --out)')
     p.add_argument('--out', default=None, help='where --save writes the table (default: bench/results.md)')
@@ -351,6 +375,7 @@ def main(argv=None):
 def run(a, device, note, argv):
     machine = machine_line(device, note)
     print(machine, flush=True)
+    if a.profile: return profiles(real_data()[2], device)
     t0 = time.perf_counter()
     # rounds per row: each round times every workload of the row once (a block of calls for fast ones)
     q = (dict(tok_rounds=5, train_rounds=2, batch=8, sample_rounds=2, nocache_paths=2, single_calls=4, rl_rounds=2) if a.quick else
@@ -361,7 +386,7 @@ def run(a, device, note, argv):
     log(f"training step, batch {q['batch']}"); rows += training_rows(streams, q['batch'], q['train_rounds'], device, compiled=not a.quick)
     log('sampling'); rows += sampling_rows(streams, q['nocache_paths'], q['single_calls'], q['sample_rounds'], device)
     log('RL step'); rows.append(rl_row(tok, frames, q['rl_rounds'], device))
-    log('evaluation'); rows.append(eval_row(tok, frames, q['rl_rounds'], device))
+    log('evaluation'); rows += eval_rows(tok, frames, q['rl_rounds'], device)
     log('quickstart'); rows.append(pipeline_row(a.pipeline))
     table = text_table(rows)
     print(table)

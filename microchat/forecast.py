@@ -23,8 +23,8 @@ __all__ = ['QUANTILES', 'SAMPLING_ROWS', 'CALIBRATION_GRID', 'quantile_table', '
 
 # %% ../nbs/03b_forecast.ipynb #5d400aa1
 QUANTILES = {'p05': .05, 'p10': .10, 'p25': .25, 'p50': .50, 'p75': .75, 'p90': .90, 'p95': .95}
-# paths per sampling call, by device: on a CPU more rows only push each path's cache out of the CPU caches (4096 rows
-# took twice the time per origin of 512 in bench/), a GPU needs many rows to fill it
+# paths per sampling call, by device: on a CPU more rows only push each path's cache out of the CPU caches (bench/'s
+# rows-per-call row times 8x as many), a GPU needs many rows to fill it
 SAMPLING_ROWS = {'cpu': 512, 'cuda': 16384}
 
 def quantile_table(paths, last_close: float, dates) -> pd.DataFrame:

@@ -17,7 +17,8 @@ from .tokenizer import TOKENIZER_PATH
 
 # %% auto #0
 __all__ = ['STAGES', 'CHECKPOINTS', 'Stage', 'stage_path', 'last_path', 'CheckpointError', 'unwrap', 'rng_state', 'set_rng_state',
-           'save_checkpoint', 'read_checkpoint', 'load_checkpoint', 'checkpoint_lock', 'file_sha', 'need_resumable']
+           'save_checkpoint', 'read_checkpoint', 'load_checkpoint', 'trained_asset', 'checkpoint_lock', 'file_sha',
+           'need_resumable']
 
 # %% ../nbs/00d_checkpoint.ipynb #151dc429
 @dataclass(frozen=True)
@@ -106,6 +107,11 @@ def load_checkpoint(path, tokenizer_hash=None, device='cpu', tokenizer_path=TOKE
         model.load_state_dict(ckpt['model'])
     except Exception as e: raise CheckpointError(_unreadable(path, e, stage)) from None
     return model.to(device), ckpt
+
+def trained_asset(path, stage: str | None = None) -> str | None:
+    """The asset the checkpoint at `path` was trained on (stages 2-4 record it; None for stage 1): the asset a stage
+    that continues it works on unless told otherwise. Errors as `read_checkpoint`."""
+    return (read_checkpoint(path, stage=stage).get('extra') or {}).get('asset')
 
 # %% ../nbs/00d_checkpoint.ipynb #8f58ce4e
 @contextmanager

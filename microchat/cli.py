@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 from fastcore.docments import docments
-from .data import DATA_DIR, DEFAULT_ASSET, MAX_LOG_RETURN, DataError, asset_slug, data_files, parse_date
+from .data import DATA_DIR, DEFAULT_ASSET, MAX_LOG_RETURN, DataError, asset_slug, data_files, parse_date, recording_writes
 from .universe import fetch
 from .tokenizer import TOKENIZER_PATH, TokenizerError, tokenize
 from .model import PRECISIONS, pick_threads, precision
@@ -24,8 +24,8 @@ from .forecast import calibrate, forecast_cli
 from .report import run_eval
 
 # %% auto #0
-__all__ = ['USER_ERRORS', 'COMMON_HELP', 'STAGE_FUNCTIONS', 'CALIBRATED', 'PIPELINES', 'COMMANDS', 'add_command', 'pipeline',
-           'parser', 'main']
+__all__ = ['USER_ERRORS', 'COMMON_HELP', 'STAGE_FUNCTIONS', 'CALIBRATED', 'PIPELINES', 'STAGE_HELP', 'COMMANDS', 'NO_TORCH',
+           'MANY_FILES', 'add_command', 'pipeline', 'parser', 'say_writes', 'main']
 
 # %% ../nbs/06_cli.ipynb #fdb97441
 USER_ERRORS = (DataError, TokenizerError, CheckpointError, EvalError, TrainingError)
@@ -38,8 +38,8 @@ COMMON_HELP = {  # the parameters many commands share, documented once
     'seed': 'random seed (same seed on CPU, same result)',
     'device': 'auto (CUDA when present), cpu or cuda',
     'resume': 'continue from <out>.last.pt exactly where it stopped',
-    'warmup': 'warmup steps (default: a tenth of the steps; stage 1: a twentieth)',
-    'eval_every': 'steps between validations (default: a tenth of the steps; stage 1: a twentieth)',
+    'warmup': 'warmup steps (default: a tenth of the steps)',
+    'eval_every': 'steps between validations (default: a tenth of the steps)',
     'grad_clip': 'clip the gradient norm to this',
     'allow_jumps': f'accept daily moves beyond |log return| {MAX_LOG_RETURN:g} (x{math.exp(MAX_LOG_RETURN):.0f}) as real instead of refusing the file'}
 _HIDDEN = {'progress', 'fetcher'}   # not flags: the progress bar is always on at a terminal; a downloader is for tests
@@ -73,9 +73,10 @@ def _kind(hint):
     args = [a for a in typing.get_args(hint) if a is not type(None)]
     return typing.get_origin(hint) if typing.get_origin(hint) in (list, tuple) else (args[0] if args else hint)
 
-def add_command(sub, name: str, fn, help: str | None = None) -> argparse.ArgumentParser:
-    "A subcommand `name` that calls `fn` with one flag per keyword parameter of `fn` (see above)."
-    p = sub.add_parser(name, help=help or inspect.getdoc(fn).split('\n')[0])
+def add_command(sub, name: str, fn, help: str, torch_flags: bool = True) -> argparse.ArgumentParser:
+    """A subcommand `name` (summary `help`) that calls `fn` with one flag per keyword parameter of `fn` (see above),
+    and `--threads` / `--precision` if `torch_flags` (the commands that run a model)."""
+    p = sub.add_parser(name, help=help, description=help)
     hints, docs = typing.get_type_hints(fn), docments(fn)
     for par in inspect.signature(fn).parameters.values():
         if par.name in _HIDDEN: continue
@@ -91,11 +92,12 @@ def add_command(sub, name: str, fn, help: str | None = None) -> argparse.Argumen
         elif par.name == 'device': kw['type'] = _device
         elif par.name == 'date': kw['type'] = _date
         p.add_argument(flag, **kw)
-    p.add_argument('--threads', type=_number(int, 'threads'), default=None,
-                   help='torch CPU threads (default: one per core the load average leaves free; a busy core stalls every op)')
-    p.add_argument('--precision', choices=PRECISIONS, default='auto',
-                   help='matmul precision: auto = bf16 where the hardware multiplies it (a GPU, a CPU with AVX512-BF16 or AMX), else fp32')
-    p.set_defaults(fn=fn)
+    if torch_flags:
+        p.add_argument('--threads', type=_number(int, 'threads'), default=None,
+                       help='torch CPU threads (default: one per core the load average leaves free; a busy core stalls every op)')
+        p.add_argument('--precision', choices=PRECISIONS, default='auto',
+                       help='matmul precision: auto = bf16 where the hardware multiplies it (a GPU, a CPU with AVX512-BF16 or AMX), else fp32')
+    p.set_defaults(fn=fn, torch_flags=torch_flags)
     return p
 
 # %% ../nbs/06_cli.ipynb #8033deca
@@ -143,15 +145,23 @@ def _print_tokenizer(result):
     tok, quality = result
     print(quality.to_string()); print('\nper asset:'); print(quality.attrs['per_asset'].round(3).to_string()); print(tok)
 
-COMMANDS = {  # command -> (function, what to print of its result)
-    'data': (fetch, lambda paths: print('\n'.join(map(str, paths)) + f"\n{len(paths)} file(s)")),
-    'tokenize': (tokenize, _print_tokenizer),
-    **{STAGES[s].command.split()[1]: (fn, _print_report) for s, fn in STAGE_FUNCTIONS.items()},
-    'calibrate': (calibrate, None),
-    'forecast': (forecast_cli, None),
-    'eval': (run_eval, None),
-    'pipeline': (pipeline, None),
+STAGE_HELP = {
+    'pretrain': 'stage 1, pretrain: next-token training on the token streams of every asset in --data-dir',
+    'midtrain': 'stage 2, midtrain: continue next-token training on one asset (--asset or --csv)',
+    'sft': 'stage 3, SFT: learn to forecast --horizon days from --context-len days (loss on the horizon only)',
+    'rl': 'stage 4, RL: REINFORCE with a --reward computed on the real paths of training days'}
+
+COMMANDS = {  # command -> (function, what to print of its result, the summary of `mqc --help`)
+    'data': (fetch, lambda paths: print(f"{len(paths)} assets in {Path(paths[0]).parent}/" if paths else "no files"),
+             'write real daily candles to --data-dir: the embedded offline data (--offline) or Yahoo Finance downloads'),
+    'tokenize': (tokenize, _print_tokenizer, 'fit the candle tokenizer (a causal VQ-VAE) on the training days of every asset'),
+    **{STAGES[s].command.split()[1]: (fn, _print_report, STAGE_HELP[s]) for s, fn in STAGE_FUNCTIONS.items()},
+    'calibrate': (calibrate, None, "fit a checkpoint's forecast spread per horizon on validation days (kept in the checkpoint)"),
+    'forecast': (forecast_cli, None, 'sample paths after the last candle (or --date): quantiles, --events, a --png fan chart'),
+    'eval': (run_eval, None, 'score checkpoints and the baselines on rolling test-day origins: report.md, CRPS, DM tests, coverage'),
+    'pipeline': (pipeline, None, 'data, tokenizer, stages 1-4, calibration, evaluation and a fan chart (--quick: minutes)'),
 }
+NO_TORCH = {'data'}   # commands that run no model: no --threads or --precision
 
 # %% ../nbs/06_cli.ipynb #e4e71115
 class _ShowDefaults(argparse.HelpFormatter):
@@ -159,6 +169,7 @@ class _ShowDefaults(argparse.HelpFormatter):
     def _get_help_string(self, action):
         h = action.help or ''
         if any(action.default is v for v in (None, False, argparse.SUPPRESS)) or action.default == [] or not action.option_strings or 'default' in h: return h
+        if isinstance(action.default, (list, tuple)): return f"{h} (default: {' '.join(map(str, action.default))})".strip()   # as typed
         return f"{h} (default: %(default)s)".strip()
 
 class _Parser(argparse.ArgumentParser):
@@ -170,25 +181,41 @@ def parser() -> argparse.ArgumentParser:
     "The `mqc` argument parser: one subcommand per entry of COMMANDS."
     p = _Parser(prog='mqc', description='microchat: a GPT over tokenized market candles')
     sub = p.add_subparsers(dest='command', required=True, metavar='command')
-    for name, (fn, show) in COMMANDS.items(): add_command(sub, name, fn).set_defaults(show=show)
+    for name, (fn, show, help) in COMMANDS.items(): add_command(sub, name, fn, help, name not in NO_TORCH).set_defaults(show=show)
     for command in sub.choices.values(): command.formatter_class = _ShowDefaults
     return p
 
 def _warn(message, category, *_, **__):
     print(f"mqc: warning: {message}", file=sys.stderr)
 
+MANY_FILES = 20   # files of one folder that `mqc` reports in one line instead of one line each
+
+def say_writes(writes: dict):
+    """Print what a command wrote, from `recording_writes`: `wrote PATH`, or `replaced PATH` where a file (of an
+    earlier run, or the input itself) was there before; a folder of more than MANY_FILES files in one line."""
+    folders = {}
+    for path, existed in writes.items(): folders.setdefault(Path(path).parent, []).append((path, existed))
+    for folder, files in folders.items():
+        if len(files) > MANY_FILES:
+            replaced = sum(e for _, e in files)
+            print(f"wrote {len(files)} files in {folder}/" + (f" ({replaced} of them replaced)" if replaced else ''))
+        else:
+            for path, existed in files: print(f"{'replaced' if existed else 'wrote'} {path}")
+
 def main(argv=None) -> int:
     "Run `mqc` with `argv` (default: the command line); returns the exit code."
     a = vars(parser().parse_args(argv))
     fn, show, command = a.pop('fn'), a.pop('show'), a.pop('command')
-    threads, note = pick_threads(a.pop('threads') or 0)
-    torch.set_num_threads(threads)
-    if command == 'pipeline': print(f"torch threads: {threads} ({note})")
+    if a.pop('torch_flags'):
+        threads, note = pick_threads(a.pop('threads') or 0)
+        torch.set_num_threads(threads)
+        if command == 'pipeline': print(f"torch threads: {threads} ({note})")
     try:
-        with warnings.catch_warnings(), precision(a.pop('precision')):
+        with warnings.catch_warnings(), precision(a.pop('precision', 'auto')), recording_writes() as writes:
             warnings.showwarning = _warn   # a data warning is one line too
             result = fn(**a)
             if show: show(result)
+            say_writes(writes)
     except USER_ERRORS as e:
         print(f"mqc: error: {e}", file=sys.stderr); return 2
     except KeyboardInterrupt:

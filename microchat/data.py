@@ -5,6 +5,8 @@
 # %% ../nbs/00a_data.ipynb #adcd5e4e
 from __future__ import annotations
 import io, os, re, uuid, warnings
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
@@ -12,9 +14,10 @@ import pandas as pd
 
 # %% auto #0
 __all__ = ['DATA_DIR', 'PRICES', 'MIN_ROWS', 'MAX_LOG_RETURN', 'ALLOW_JUMPS_ENV', 'DATE_FORMATS', 'DEFAULT_ASSET', 'DataError',
-           'need', 'repo_root', 'atomic_write', 'save_torch', 'stale_opens', 'load_ohlcv', 'csv_name', 'data_files',
-           'load_assets', 'find_asset', 'asset_slug', 'write_offline', 'yahoo', 'Split', 'eval_ticker', 'make_split',
-           'load_asset', 'asset_stream', 'parse_date', 'history_until', 'need_training_days', 'misplaced']
+           'need', 'repo_root', 'recording_writes', 'atomic_write', 'save_torch', 'stale_opens', 'load_ohlcv',
+           'csv_name', 'data_files', 'load_assets', 'find_asset', 'asset_slug', 'write_offline', 'yahoo', 'Split',
+           'eval_ticker', 'make_split', 'load_asset', 'asset_stream', 'parse_date', 'history_until',
+           'need_training_days', 'misplaced']
 
 # %% ../nbs/00a_data.ipynb #7eb1b234
 class DataError(ValueError):
@@ -37,6 +40,16 @@ def repo_root() -> Path:
     return Path.cwd()
 
 # %% ../nbs/00a_data.ipynb #81140c60
+_WRITES: ContextVar[dict | None] = ContextVar('writes', default=None)
+
+@contextmanager
+def recording_writes():
+    """Within: every file `atomic_write` writes is recorded in the dict yielded, {path: whether a file was there
+    before its first write} (the command line's `wrote` / `replaced` lines); outside, nothing is recorded."""
+    token = _WRITES.set({})
+    try: yield _WRITES.get()
+    finally: _WRITES.reset(token)
+
 def atomic_write(path, content) -> Path:
     """Write `content` (str, bytes, or a function that writes to the path it is given) to `path` atomically; on
     failure the temporary file is removed, the previous file is kept, and the error is a one-line DataError."""
@@ -47,6 +60,7 @@ def atomic_write(path, content) -> Path:
         if callable(content): content(tmp)
         elif isinstance(content, bytes): tmp.write_bytes(content)
         else: tmp.write_text(content)
+        if (writes := _WRITES.get()) is not None: writes.setdefault(path, path.exists())
         os.replace(tmp, path)
     except BaseException as e:
         tmp.unlink(missing_ok=True)

@@ -34,21 +34,28 @@ def quantile_table(paths, last_close: float, dates) -> pd.DataFrame:
     q['median_path'] = closes[np.argsort(closes[:, -1])[len(closes) // 2]]
     return q
 
-@dataclass
+@dataclass(repr=False)
 class Forecast:
     "Sampled paths after the last candle of `history`, and what people read off them."
     paths: np.ndarray          # [n_paths, horizon] daily log returns
     quantiles: pd.DataFrame    # closes per future day: p05 .. p95 and median_path
     history: pd.DataFrame      # the candles the forecast starts after
     candles: np.ndarray        # [n_paths, horizon, 4] decoded open, high, low and close prices of every path
+    asset: str | None = None   # what the history is of: named in the repr and the fan chart's title
+
+    def __repr__(self):   # one line: the arrays would print thousands of numbers
+        (n, h), q = self.paths.shape, self.quantiles.iloc[-1]
+        return (f"Forecast({self.asset or 'asset'}: {n} paths x {h} days after {self.history.index[-1].date()} (close "
+                f"{self.last_close:,.2f}); day {h} close p05 {q.p05:,.2f}, p50 {q.p50:,.2f}, p95 {q.p95:,.2f})")
 
     @property
     def last_close(self) -> float: return float(self.history['Close'].iloc[-1])
 
     def level(self, move) -> float:
-        "The price `move` away from the last close: a price, a return (0.05) or a string ('+5%', '-10%')."
-        if isinstance(move, str): move = float(move.strip().rstrip('%')) / (100 if move.strip().endswith('%') else 1)
-        return self.last_close * (1 + move) if abs(move) < 1 else float(move)
+        "The price `move` away from the last close: a string ('+5%', '-10%', '+150%'), a return (0.05) or a price (a number >= 1)."
+        if isinstance(move, str) and move.strip().endswith('%'): return self.last_close * (1 + float(move.strip()[:-1]) / 100)
+        move = float(move)
+        return self.last_close * (1 + move) if abs(move) < 1 else move
 
     def prob_close(self, move, day: int | None = None) -> float:
         "Probability that the close on `day` (default: the last) is beyond `move`: above it for a rise, below for a fall."
@@ -77,9 +84,14 @@ class Forecast:
                               f'P(touch within {H} days)': self.prob_touch(m)} for m in moves]).set_index('move')
 
     def plot(self, realised=None, title: str | None = None, lookback: int = 60, levels=()):
-        "Fan chart of the paths' closes after the history, with the `realised` candles (or closes) and price `levels` if given."
-        fig = plot_fan(self.history, self.paths, realised, lookback, title)
-        for m in levels: fig.axes[0].axhline(self.level(m), color='grey', ls=':', lw=1)
+        "Fan chart of the paths' closes after the history, with the `realised` candles (or closes) and price `levels` (labelled) if given."
+        n, origin = len(self.paths), self.history.index[-1].date()
+        fig = plot_fan(self.history, self.paths, realised, lookback, title or f"{self.asset or 'forecast'}: {n} paths from {origin}")
+        ax = fig.axes[0]
+        for m in levels:
+            ax.axhline(self.level(m), color='grey', ls=':', lw=1)
+            ax.annotate(f"{m} ({self.level(m):,.2f})", (1, self.level(m)), xycoords=('axes fraction', 'data'), ha='right',
+                        va='bottom', fontsize=7, color='grey')
         return fig
 
 def _decode_rng(seed) -> np.random.Generator:
@@ -121,14 +133,14 @@ class Forecaster:
         return calibrate_paths(paths, self.calibration) if calibrated and self.calibration else paths
 
     def forecast(self, candles: pd.DataFrame, horizon=32, n_paths=256, seed=None, temperature=1.0, top_k=None,
-                 top_p=None, calibrated=True) -> Forecast:
-        "Sample `n_paths` continuations of `horizon` days after the last candle -> `Forecast` (paths and candles)."
+                 top_p=None, calibrated=True, asset: str | None = None) -> Forecast:
+        "Sample `n_paths` continuations of `horizon` days after the last candle of `asset`'s candles -> `Forecast` (paths and candles)."
         tokens, var = self._tokens(candles, horizon, n_paths, seed, temperature, top_k, top_p)
         raw, logs = self.tokenizer.decode_candles(tokens, var, _decode_rng(seed))  # the draws of `sample`: the same paths
         paths = calibrate_paths(raw, self.calibration) if calibrated and self.calibration else raw
         logs += (paths.cumsum(-1) - logs[..., 3])[..., None]       # calibration moves whole candles with their close
         last_close = float(candles['Close'].iloc[-1])
-        return Forecast(paths, quantile_table(paths, last_close, future_dates(candles.index, horizon)), candles, last_close * np.exp(logs))
+        return Forecast(paths, quantile_table(paths, last_close, future_dates(candles.index, horizon)), candles, last_close * np.exp(logs), asset)
 
     def sample_at(self, candles: pd.DataFrame, origins, horizon=32, n_paths=256, seeds=None, temperature=1.0, top_k=None,
                   top_p=None, calibrated=True, max_rows=None) -> np.ndarray:
@@ -237,26 +249,26 @@ def forecast_cli(*,
                  seed: int = 0, data_dir=DATA_DIR, tokenizer_path=TOKENIZER_PATH, device='auto', allow_jumps: bool = False,
                 ) -> pd.DataFrame:
     "`mqc forecast`: print the quantile table of a forecast from the last candle (or from `date`); save a fan chart to `png`."
+    moves = [m.strip() for m in events.split(',') if m.strip()] if events else []
+    for m in moves:   # every flag is checked before any work
+        need(re.fullmatch(r'[+-]\d+(\.\d+)?%', m) and float(m[:-1]) > -100, f"--events {events!r}: give moves such as +5%,-10% (a fall of less than 100%)")
     fc = Forecaster.load(in_path, tokenizer_path, device)
     need_memory(sample_bytes(fc.model.cfg, paths, horizon), pick_device(device), f"--paths {paths}", "lower --paths")
     name, df = load_asset(asset or fc.info.get('asset'), csv, data_dir, allow_jumps)
     history = history_until(df, date, name)
     t0 = time.perf_counter()
-    f = fc.forecast(history, horizon, paths, seed, temperature, calibrated=not no_calibrate)
+    f = fc.forecast(history, horizon, paths, seed, temperature, calibrated=not no_calibrate, asset=name)
     origin, part = history.index[-1], fc.tokenizer.split.part([history.index[-1]])[0]
     print(f"{name}: {paths} paths x {horizon} days from {origin.date()} (close {history.Close.iloc[-1]:,.2f}), "
           f"{fc.stage or Path(in_path).stem} checkpoint {in_path}, {time.perf_counter() - t0:.2f} s")
     if part != 'test': print(f"note: {origin.date()} is a {dict(train='training', val='validation')[part]} day: the checkpoint was "
                              "fitted or selected on data up to it, so this forecast is not out-of-sample")
     print(f.quantiles.to_string(float_format=lambda v: f'{v:,.2f}'))
-    moves = [m.strip() for m in events.split(',') if m.strip()] if events else []
     if moves:
-        for m in moves: need(re.fullmatch(r'[+-]\d+(\.\d+)?%', m), f"--events {events!r}: give moves such as +5%,-10%")
         print(f.events(moves).to_string(float_format=lambda v: f'{v:,.2f}' if v > 1 else f'{v:.1%}'))
         print(f"max drawdown within {horizon} days: " + ', '.join(f'{k} {v:.1%}' for k, v in f.drawdown().items()))
     if png:
         realised = df.loc[origin:].iloc[1:horizon + 1]
-        fig = f.plot(realised if len(realised) == horizon else None, title=f"{name}: {paths} paths from {origin.date()}", levels=moves)
+        fig = f.plot(realised if len(realised) == horizon else None, levels=moves)
         atomic_write(png, lambda tmp: fig.savefig(tmp, format='png')); plt.close(fig)
-        print(f"fan chart: {png}")
     return f.quantiles

@@ -84,9 +84,10 @@ def pretrain(*,
              n_head: int = GPTConfig.n_head,     # attention heads (must divide --d-model)
              d_model: int = GPTConfig.d_model,   # width
              stride: int | None = None,          # days between training windows (default: seq_len / 2)
-             warmup: int | None = None,
+             warmup: int | None = None,          # warmup steps (default: a twentieth of the steps)
              weight_decay: float = 0.1,          # AdamW weight decay
-             grad_clip: float = 1.0, eval_every: int | None = None,
+             grad_clip: float = 1.0,
+             eval_every: int | None = None,      # steps between validations (default: a twentieth of the steps)
              seed: int = 0, device='auto', resume: bool = False,
              compile: bool = False,              # torch.compile the model
              progress: bool = True,

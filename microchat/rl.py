@@ -12,16 +12,16 @@ import pandas as pd
 import torch
 import matplotlib.pyplot as plt
 from tqdm.auto import tqdm
-from .data import DATA_DIR, asset_stream, load_asset, need, need_training_days
+from .data import DATA_DIR, asset_stream, atomic_write, load_asset, need, need_training_days
 from .evaluate import crps_samples, training_returns
 from .model import logprobs, pick_device, sample
 from .tokenizer import TOKENIZER_PATH, Tokenizer, trailing_var
-from .checkpoint import file_sha, last_path, load_checkpoint, save_checkpoint, stage_path
-from .loop import need_memory, train_bytes
+from .checkpoint import file_sha, last_path, load_checkpoint, save_checkpoint, stage_path, trained_asset
+from .loop import need_memory, report_markdown, train_bytes
 
 # %% auto #0
 __all__ = ['REWARDS', 'Episodes', 'AssetEpisodes', 'reward', 'token_acc', 'return_mse', 'crps', 'group_advantages',
-           'sample_groups', 'rl_step', 'validate', 'rl', 'plot_history']
+           'sample_groups', 'rl_step', 'validate', 'rl', 'rl_report', 'plot_history']
 
 # %% ../nbs/04_rl.ipynb #b5f4f184
 @dataclass
@@ -160,16 +160,17 @@ def rl(*,
        grad_clip: float = 1.0,
        scale_adv: bool = True,         # divide advantages by their group's std
        seed: int = 0, device='auto', progress: bool = True,
-      ) -> dict:
+      ) -> pd.DataFrame:
     """Stage 4: REINFORCE with a group baseline and a KL penalty on the SFT model `in_path`, on one asset's training
-    days; keeps the weights with the lowest validation CRPS in `out` and the last ones in `<out>.last.pt`.
-    Returns the history (lists per step and per validation)."""
+    days; keeps the weights with the lowest validation CRPS in `out`, the last ones in `<out>.last.pt`, and the
+    before/after table in `<out>.report.csv/.md`, which it returns (the history, lists per step and per validation,
+    in .attrs['history'])."""
     need(reward in REWARDS, f"unknown reward {reward!r}: use one of {', '.join(REWARDS)} (or register one with @reward)")
     need(group_size >= 2, f"--group-size {group_size}: need at least 2 paths per context (the baseline compares them)")
     need(temperature > 0, f"--temperature {temperature}: must be > 0 (RL learns from sampled, not greedy, paths)")
     device = pick_device(device)
     tok = Tokenizer.load(tokenizer_path)
-    name, df = load_asset(asset, csv, data_dir, allow_jumps)
+    name, df = load_asset(asset or (csv is None and in_path and trained_asset(in_path, 'sft')) or None, csv, data_dir, allow_jumps)
     in_path = Path(in_path or stage_path('sft', name))
     out = Path(out or stage_path('rl', name, in_path.parent))
     model, _ = load_checkpoint(in_path, tok.hash, device, tokenizer_path, stage='sft')
@@ -209,7 +210,7 @@ def rl(*,
         for k, v in stats.items(): hist[k].append(v)
         hist['last_day'].append(str(pd.Timestamp(ep.dates.max()).date()))
         if (step + 1) % eval_every == 0 or step + 1 == steps: validation(step + 1)
-        bar.set_postfix(reward=f"{stats['reward']:.3f}", kl=f"{stats['kl']:.4f}", ent=f"{stats['entropy']:.2f}",
+        bar.set_postfix(reward=f"{stats['reward']:.3f}", kl=f"{stats['kl']:.1e}", ent=f"{stats['entropy']:.2f}",
                         val_crps=f"{hist['val_crps'][-1]:.4f}")
     extra = dict(stage='rl', asset=name, reward=reward, source=str(in_path), source_sha=file_sha(in_path),
                  split=tok.split.to_dict(), steps=steps, batch_episodes=batch_episodes, group_size=group_size, context_len=context_len, horizon=horizon,
@@ -218,7 +219,20 @@ def rl(*,
     save_checkpoint(last_path(out), model, tok.hash, steps, opt, extra)
     model.load_state_dict(best['weights'])
     save_checkpoint(out, model, tok.hash, best['step'], extra=extra)
-    return hist
+    return rl_report(out, hist, best['step'])
+
+def rl_report(out, hist: dict, best_step: int) -> pd.DataFrame:
+    """Stage 4's before/after table on the validation episodes: the SFT model (step 0) and the kept step, written next
+    to checkpoint `out` as the other stages write theirs; the history in .attrs['history']."""
+    i = hist['val_step'].index(best_step)
+    df = pd.DataFrame({'sft': dict(step=0, val_reward=hist['val_reward'][0], val_crps=hist['val_crps'][0]),
+                       'rl': dict(step=best_step, val_reward=hist['val_reward'][i], val_crps=hist['val_crps'][i])}).T
+    df['step'] = df['step'].astype(int)
+    df.attrs['note'] = '' if best_step else "no step improved on the SFT model's validation CRPS: rl keeps its weights."
+    atomic_write(Path(out).with_suffix('.report.csv'), lambda tmp: df.to_csv(tmp))
+    atomic_write(Path(out).with_suffix('.report.md'), report_markdown(df))
+    df.attrs['history'] = hist
+    return df
 
 # %% ../nbs/04_rl.ipynb #ae256d7f
 def plot_history(hist: dict, title: str | None = None):

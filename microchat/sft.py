@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from .data import DATA_DIR, asset_stream, load_asset, load_assets, need, need_training_days
 from .tokenizer import TOKENIZER_PATH, Tokenizer
-from .checkpoint import load_checkpoint, need_resumable, stage_path
+from .checkpoint import load_checkpoint, need_resumable, stage_path, trained_asset
 from .loop import cleanup_ddp, evaluate_lm, setup_ddp, stage_report, train_windows, window_batches
 
 # %% auto #0
@@ -57,7 +57,7 @@ def sft(*,
     rank, world, device = setup_ddp(device)
     try:
         tok = Tokenizer.load(tokenizer_path)
-        name, df = load_asset(asset, csv, data_dir, allow_jumps)
+        name, df = load_asset(asset or (csv is None and in_path and trained_asset(in_path, 'midtrain')) or None, csv, data_dir, allow_jumps)
         in_path = Path(in_path or stage_path('midtrain', name))
         out = Path(out or stage_path('sft', name, in_path.parent))
         if resume: need_resumable(out, 'sft')

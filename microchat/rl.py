@@ -16,7 +16,8 @@ from .data import DATA_DIR, asset_stream, atomic_write, load_asset, need, need_t
 from .evaluate import crps_samples, training_returns
 from .model import logprobs, pick_device, sample
 from .tokenizer import TOKENIZER_PATH, Tokenizer, trailing_var
-from .checkpoint import file_sha, last_path, load_checkpoint, save_checkpoint, stage_path, trained_asset
+from .checkpoint import (checkpoint_lock, file_sha, last_path, load_checkpoint, need_resumable, read_checkpoint,
+                                  save_checkpoint, stage_path, trained_asset)
 from .loop import need_memory, report_markdown, train_bytes
 
 # %% auto #0
@@ -159,12 +160,12 @@ def rl(*,
        val_paths: int = 32,            # sampled paths per validation episode
        grad_clip: float = 1.0,
        scale_adv: bool = True,         # divide advantages by their group's std
-       seed: int = 0, device='auto', progress: bool = True,
+       seed: int = 0, device='auto', resume: bool = False, progress: bool = True,
       ) -> pd.DataFrame:
     """Stage 4: REINFORCE with a group baseline and a KL penalty on the SFT model `in_path`, on one asset's training
-    days; keeps the weights with the lowest validation CRPS in `out`, the last ones in `<out>.last.pt`, and the
-    before/after table in `<out>.report.csv/.md`, which it returns (the history, lists per step and per validation,
-    in .attrs['history'])."""
+    days; keeps the weights with the lowest validation CRPS in `out`, the last ones in `<out>.last.pt` (written at
+    every validation, with what `resume` needs to go on exactly), and the before/after table in
+    `<out>.report.csv/.md`, which it returns (the history, lists per step and per validation, in .attrs['history'])."""
     need(reward in REWARDS, f"unknown reward {reward!r}: use one of {', '.join(REWARDS)} (or register one with @reward)")
     need(group_size >= 2, f"--group-size {group_size}: need at least 2 paths per context (the baseline compares them)")
     need(temperature > 0, f"--temperature {temperature}: must be > 0 (RL learns from sampled, not greedy, paths)")
@@ -173,6 +174,7 @@ def rl(*,
     name, df = load_asset(asset or (csv is None and in_path and trained_asset(in_path, 'sft')) or None, csv, data_dir, allow_jumps)
     in_path = Path(in_path or stage_path('sft', name))
     out = Path(out or stage_path('rl', name, in_path.parent))
+    if resume: need_resumable(out, 'rl')
     model, _ = load_checkpoint(in_path, tok.hash, device, tokenizer_path, stage='sft')
     ref, _ = load_checkpoint(in_path, tok.hash, device, tokenizer_path, stage='sft')
     ref.requires_grad_(False)
@@ -196,29 +198,40 @@ def rl(*,
     def validation(step):
         v = validate(model, val, reward_fn, val_paths, temperature, seed)
         hist['val_step'].append(step); hist['val_reward'].append(v['val_reward']); hist['val_crps'].append(v['val_crps'])
-        if v['val_crps'] < best['val_crps']:   # keep a copy in memory; written once the history is complete
+        if v['val_crps'] < best['val_crps']:   # a copy: written to `out` at the end, and into every .last.pt for --resume
             best.update(v, step=step, weights={k: t.detach().clone() for k, t in model.state_dict().items()})
 
-    t0 = time.perf_counter()
-    validation(0)
-    bar = tqdm(range(steps), desc=f'rl {reward}', disable=not progress)
-    for step in bar:
-        ep = episodes.batch(rng.choice(train_starts, batch_episodes))
-        stats = rl_step(model, ref, opt, ep, reward_fn, group_size, temperature, kl, grad_clip, scale_adv,
-                        seed=seed * 1_000_003 + step)
-        hist['step'].append(step + 1)
-        for k, v in stats.items(): hist[k].append(v)
-        hist['last_day'].append(str(pd.Timestamp(ep.dates.max()).date()))
-        if (step + 1) % eval_every == 0 or step + 1 == steps: validation(step + 1)
-        bar.set_postfix(reward=f"{stats['reward']:.3f}", kl=f"{stats['kl']:.1e}", ent=f"{stats['entropy']:.2f}",
-                        val_crps=f"{hist['val_crps'][-1]:.4f}")
     extra = dict(stage='rl', asset=name, reward=reward, source=str(in_path), source_sha=file_sha(in_path),
                  split=tok.split.to_dict(), steps=steps, batch_episodes=batch_episodes, group_size=group_size, context_len=context_len, horizon=horizon,
-                 lr=lr, kl=kl, temperature=temperature, seed=seed, history=hist, best_step=best['step'], best_val_crps=best['val_crps'],
-                 seconds=time.perf_counter() - t0, tokenizer_path=str(tokenizer_path))
-    save_checkpoint(last_path(out), model, tok.hash, steps, opt, extra)
-    model.load_state_dict(best['weights'])
-    save_checkpoint(out, model, tok.hash, best['step'], extra=extra)
+                 lr=lr, kl=kl, temperature=temperature, seed=seed, history=hist, tokenizer_path=str(tokenizer_path))
+    def save_last(step):   # the whole state after `step`: weights, optimiser, episode sampler, history, best so far
+        save_checkpoint(last_path(out), model, tok.hash, step, opt, dict(extra, episode_rng=rng.bit_generator.state, best=best))
+
+    with checkpoint_lock(out):   # one writer of `out` at a time
+        t0, start = time.perf_counter(), 0
+        if resume:   # go on exactly: the episodes and sampling seeds of the remaining steps follow from the saved state
+            ck = read_checkpoint(last_path(out), tok.hash, device, tokenizer_path, stage='rl')
+            model.load_state_dict(ck['model']); opt.load_state_dict(ck['optimizer'])
+            start, rng.bit_generator.state = ck['step'], ck['extra']['episode_rng']
+            hist.update(ck['extra']['history']); best.update(ck['extra']['best'])
+        else: validation(0); save_last(0)
+        bar = tqdm(range(start, steps), desc=f'rl {reward}', total=steps, initial=start, disable=not progress)
+        for step in bar:
+            ep = episodes.batch(rng.choice(train_starts, batch_episodes))
+            stats = rl_step(model, ref, opt, ep, reward_fn, group_size, temperature, kl, grad_clip, scale_adv,
+                            seed=seed * 1_000_003 + step)
+            hist['step'].append(step + 1)
+            for k, v in stats.items(): hist[k].append(v)
+            hist['last_day'].append(str(pd.Timestamp(ep.dates.max()).date()))
+            if (step + 1) % eval_every == 0 or step + 1 == steps:
+                validation(step + 1)
+                if step + 1 < steps: save_last(step + 1)   # the last one is saved below, with the run's summary
+            bar.set_postfix(reward=f"{stats['reward']:.3f}", kl=f"{stats['kl']:.1e}", ent=f"{stats['entropy']:.2f}",
+                            val_crps=f"{hist['val_crps'][-1]:.4f}")
+        extra.update(best_step=best['step'], best_val_crps=best['val_crps'], seconds=time.perf_counter() - t0)
+        save_last(steps)
+        model.load_state_dict(best['weights'])
+        save_checkpoint(out, model, tok.hash, best['step'], extra=extra)
     return rl_report(out, hist, best['step'])
 
 def rl_report(out, hist: dict, best_step: int) -> pd.DataFrame:

@@ -48,6 +48,7 @@ def sft(*,
         horizon: int = 32,              # days to forecast (the loss is on these only)
         stride: int = 1,                # days between training examples
         all_assets: bool = True,        # also train on the examples of every other asset's training days (validation stays the asset's)
+        other_examples: int = 50_000,   # at most this many of those, evenly spaced (a corpus of hundreds of assets has millions)
         warmup: int | None = None, eval_every: int | None = None, seed: int = 0,
         device='auto', resume: bool = False, progress: bool = True,
        ) -> pd.DataFrame:
@@ -70,11 +71,13 @@ def sft(*,
         if all_assets:   # other assets' training days: more examples of the same task, never a validation or test day
             others = [sft_windows(s, *p['train'], context_len, horizon, stride)
                       for t, other in load_assets(data_dir, allow_jumps).items() if t != name for s, p in [asset_stream(tok, other)]]
-            train_w, train_m = (np.concatenate([a, *(o[k] for o in others)]) for k, a in enumerate((train_w, train_m)))
+            other_w, other_m = (np.concatenate([o[k] for o in others]) if others else a[:0] for k, a in enumerate((train_w, train_m)))
+            keep = np.linspace(0, len(other_w) - 1, min(other_examples, len(other_w))).round().astype(int)   # all of them, if fewer
+            train_w, train_m = np.concatenate([train_w, other_w[keep]]), np.concatenate([train_m, other_m[keep]])
         val_w, val_m = sft_windows(stream, *parts['val'], context_len, horizon, stride=horizon)
         need(len(train_w) and len(val_w), f"{name}: no {'training' if not len(train_w) else 'validation'} example of "
              f"{context_len}+{horizon} days; give a longer history or lower --context-len / --horizon")
-        extra = dict(stage='sft', asset=name, source=str(in_path), context_len=context_len, horizon=horizon, all_assets=all_assets,
+        extra = dict(stage='sft', asset=name, source=str(in_path), context_len=context_len, horizon=horizon, all_assets=all_assets, other_examples=other_examples,
                      split=tok.split.to_dict(), lr=lr, tokenizer_path=str(tokenizer_path))
         hist = train_windows(model, train_w, window_batches(val_w, val_m), masks=train_m, epochs=epochs, batch=batch,
                              seed=seed, extra=extra, lr=lr, warmup=warmup, eval_every=eval_every, out_path=out,

@@ -39,8 +39,8 @@ def sample_key(ticker: str) -> str:
     return hashlib.sha256(f'{SAMPLE_SALT}:{ticker}'.encode()).hexdigest()
 
 def sample_order(tickers) -> list[str]:
-    "The order in which the cross-section takes assets: the indices, then the stocks, each in `sample_key` order."
-    return sorted(tickers, key=lambda t: (asset_kind(t) != 'index', sample_key(t)))
+    "The order in which the cross-section takes assets: the indices by name, then the stocks in `sample_key` order."
+    return sorted(tickers, key=lambda t: (0, t) if asset_kind(t) == 'index' else (1, sample_key(t)))
 
 def read_sectors(path) -> dict:
     "ticker -> sector from a CSV with a `ticker` (or `symbol`) column and a column whose name contains `sector` (any case)."
@@ -237,7 +237,7 @@ P(touch, a fall of {TOUCH_SIGMAS:g} daily sigmas x sqrt(h) within h days):
 ## Provenance
 
 - tokenizer `{tokenizer_path}`, hash `{tok.hash}`, split: validation from {tok.split.val_start.date()}, test from {tok.split.test_start.date()}
-- assets{f" (indices, then stocks in sample order: sha256 of '{SAMPLE_SALT}:' + ticker)" if len(assets) > 4 else ''}: {', '.join(assets) or 'one'}
+- assets{f" (indices by name, then stocks in sample order: sha256 of '{SAMPLE_SALT}:' + ticker)" if len(assets) > 4 else ''}: {', '.join(assets) or 'one'}
 {chr(10).join(f"- `{name}`: `{paths[name]}` (sha256 {file_sha(paths[name])}), stage {fc.stage or '?'}, asset {fc.info.get('asset', '-')}, {cal(fc)}" for name, fc in fcs.items())}
 {f"- paths sampled with {dtype(next(iter(fcs.values())))} matmuls, torch {torch.__version__}" if fcs else '- no checkpoint: baselines only'}
 - command: `{shlex.join(['mqc', *sys.argv[1:]]) if Path(sys.argv[0]).name == 'mqc' else 'microchat.report.run_eval'}`

@@ -4,18 +4,24 @@
 
 # %% ../nbs/03a_evaluate.ipynb #3504119d
 from __future__ import annotations
-import math, time
+import contextlib, math, time, warnings
+from collections import Counter
 from pathlib import Path
 import numpy as np
 import pandas as pd
 import matplotlib.pyplot as plt
+from numpy.lib.stride_tricks import sliding_window_view
+from scipy.special import gammaln
 from .data import atomic_write
 
 # %% auto #0
-__all__ = ['TOUCH_SIGMAS', 'BASELINES', 'EvalError', 'log_returns', 'training_returns', 'random_walk', 'bootstrap', 'garch',
-           'crps_samples', 'score', 'rolling_origins', 'forecast_at', 'scores_by_horizon', 'summarize', 'evaluate',
-           'newey_west_var', 'dm_test', 'to_markdown', 'save_report', 'future_dates', 'plot_fan', 'plot_calibration',
-           'plot_reliability', 'plot_crps_by_horizon']
+__all__ = ['SQRT_2_OVER_PI', 'PARKINSON', 'HAR_WINDOWS', 'T_DOF_GRID', 'TOUCH_SIGMAS', 'MIN_HISTORY', 'BASELINE_MAKERS',
+           'BASELINES', 'STYLES', 'EvalError', 'log_returns', 'training_returns', 'random_walk', 'bootstrap', 'garch',
+           'skewt_draws', 'arch_paths', 'gjr_garch', 'egarch', 'range_variance', 't_dof', 'har_fit', 'har_range',
+           'crps_samples', 'score', 'rolling_origins', 'forecast_at', 'make_baseline', 'scores_by_horizon', 'summarize',
+           'evaluate', 'newey_west_var', 'dm_test', 'best_baselines', 'vs_best_baseline', 'crps_by_group',
+           'to_markdown', 'save_report', 'future_dates', 'plot_fan', 'plot_calibration', 'plot_reliability',
+           'plot_crps_by_horizon']
 
 # %% ../nbs/03a_evaluate.ipynb #7a3eee5c
 class EvalError(ValueError):
@@ -31,32 +37,190 @@ def training_returns(df: pd.DataFrame, split) -> pd.Series:
     return r[split.train_mask(r.index)]
 
 # %% ../nbs/03a_evaluate.ipynb #0c53664b
+def _with_stats(forecast):
+    """A method that runs `forecast(history, horizon, n_paths, seed, stats)` and keeps a count in `method.stats`: the origins,
+    the seconds they took, and what `forecast` counts itself (fits from a warm or a cold start, fits that failed, fallbacks)."""
+    stats = Counter()
+    def method(history, horizon, n_paths, seed):
+        t0 = time.perf_counter()
+        paths = forecast(history, horizon, n_paths, seed, stats)
+        stats['origins'] += 1; stats['seconds'] += time.perf_counter() - t0
+        return paths
+    method.stats = stats
+    return method
+
 def random_walk(window: int = 90):
     "Gaussian zero-mean daily returns with the std of the last `window` daily log returns up to the origin."
-    def method(history, horizon, n_paths, seed):
+    def forecast(history, horizon, n_paths, seed, stats):
         sigma = log_returns(history).to_numpy()[-window:].std(ddof=1)
         return np.random.default_rng(seed).normal(0.0, sigma, size=(n_paths, horizon))
-    return method
+    return _with_stats(forecast)
 
 def bootstrap(train_returns):
     "I.i.d. resampling of `train_returns`, the asset's training-day log returns (see `training_returns`)."
     pool = np.asarray(train_returns, dtype=float)
     pool = pool[np.isfinite(pool)]
     if len(pool) == 0: raise EvalError("bootstrap: no training-day returns; pass training_returns(df, split) of an asset with days before split.val_start")
-    def method(history, horizon, n_paths, seed):
+    def forecast(history, horizon, n_paths, seed, stats):
         return np.random.default_rng(seed).choice(pool, size=(n_paths, horizon))
-    return method
+    return _with_stats(forecast)
 
 def garch(max_obs: int = 1500):
-    "GARCH(1,1), constant mean, Student-t shocks, refitted at each origin on its last `max_obs` daily returns."
+    "GARCH(1,1), constant mean, Student-t shocks, refitted at each origin on its last `max_obs` daily returns; arch simulates it."
     from arch.univariate import ConstantMean, GARCH, StudentsT
-    def method(history, horizon, n_paths, seed):
+    def forecast(history, horizon, n_paths, seed, stats):
         r = 100 * log_returns(history).to_numpy()[-max_obs:]  # percent returns: the scale arch's optimiser expects
         model = ConstantMean(r, volatility=GARCH(p=1, q=1), distribution=StudentsT(seed=seed))
-        fit = model.fit(disp='off', show_warning=False)
+        with _quiet(): fit = model.fit(disp='off', show_warning=False)
+        stats['cold starts' if fit.convergence_flag == 0 else 'not converged'] += 1
         sims = fit.forecast(horizon=horizon, method='simulation', simulations=n_paths, reindex=False).simulations.values
         return sims[-1] / 100
-    return method
+    return _with_stats(forecast)
+
+def _quiet():
+    "Silence the optimiser's numpy and convergence warnings: a failed fit is counted (`stats`), not printed at every origin."
+    stack = contextlib.ExitStack()
+    stack.enter_context(np.errstate(all='ignore')); stack.enter_context(warnings.catch_warnings()); warnings.simplefilter('ignore')
+    return stack
+
+# %% ../nbs/03a_evaluate.ipynb #89f446de
+SQRT_2_OVER_PI = math.sqrt(2 / math.pi)   # E|z| of a standard normal: EGARCH's centring of |z|, as in arch
+
+def skewt_draws(eta: float, lam: float, size, rng) -> np.ndarray:
+    """Draws of Hansen's (1994) skewed Student t, arch's `skewt` (mean 0, variance 1, `eta` degrees of freedom, skew `lam`
+    in (-1, 1)): |w| of a unit-variance t put left of zero with probability (1 - lam)/2 and scale 1 - lam, else right with
+    scale 1 + lam, then centred by a and scaled by b."""
+    c = math.exp(math.lgamma((eta + 1) / 2) - math.lgamma(eta / 2)) / math.sqrt(math.pi * (eta - 2))
+    a = 4 * lam * c * (eta - 2) / (eta - 1)
+    b = math.sqrt(1 + 3 * lam ** 2 - a ** 2)
+    w = np.abs(rng.standard_t(eta, size)) * math.sqrt((eta - 2) / eta)
+    y = np.where(rng.random(size) < (1 - lam) / 2, -(1 - lam) * w, (1 + lam) * w)
+    return (y - a) / b
+
+def _shocks(res, size, rng) -> np.ndarray:
+    "Unit-variance shocks of an arch fit `res`: skew-t or Student t with its fitted parameters."
+    p = res.params
+    if type(res.model.distribution).__name__ == 'SkewStudent': return skewt_draws(p['eta'], p['lambda'], size, rng)
+    return rng.standard_t(p['nu'], size) * math.sqrt((p['nu'] - 2) / p['nu'])
+
+def arch_paths(res, horizon: int, n_paths: int, rng) -> np.ndarray:
+    """Simulated returns [n_paths, horizon] after the last day of the arch fit `res`, in its units: a vectorised recursion
+    from that day's return, residual and variance. Mean: constant or AR(1); variance: GARCH, GJR-GARCH or EGARCH(1,1)."""
+    p = res.params
+    mu, phi = p.get('Const', p.get('mu', 0.0)), p.get('y[1]', 0.0)
+    omega, alpha, gamma, beta = p['omega'], p['alpha[1]'], p.get('gamma[1]', 0.0), p['beta[1]']
+    egarch = type(res.model.volatility).__name__ == 'EGARCH'
+    def next_var(e, var):   # the next day's variance after a residual e on a day of variance var
+        if egarch: return np.exp(omega + alpha * (np.abs(e) / np.sqrt(var) - SQRT_2_OVER_PI) + gamma * e / np.sqrt(var) + beta * np.log(var))
+        return omega + (alpha + gamma * (e < 0)) * e ** 2 + beta * var
+    z = _shocks(res, (horizon, n_paths), rng)
+    y = np.full(n_paths, float(np.asarray(res.model.y)[-1]))
+    var = np.full(n_paths, next_var(res.resid[-1], res.conditional_volatility[-1] ** 2))
+    out = np.empty((horizon, n_paths))
+    for h in range(horizon):
+        e = np.sqrt(var) * z[h]
+        out[h] = y = mu + phi * y + e
+        var = next_var(e, var)
+    return out.T
+
+def _fit_arch(model, warm, stats):
+    """`model` fitted from the parameters `warm` (the fit at an earlier origin) if given, else, or when that fails, from arch's
+    own starting values; None when no fit converges."""
+    for start in ([warm] if warm is not None else []) + [None]:
+        try:
+            with _quiet(): res = model.fit(starting_values=start, disp='off', show_warning=False)
+        except (ValueError, ZeroDivisionError, np.linalg.LinAlgError): res = None   # degenerate data (e.g. constant prices)
+        if res is not None and res.convergence_flag == 0 and np.isfinite(res.params).all():
+            stats['warm starts' if start is not None else 'cold starts'] += 1
+            return res
+        stats['not converged'] += 1
+    return None
+
+def _arch_baseline(spec: dict, max_obs: int):
+    """A method that fits `arch_model(percent returns, **spec)` on the last `max_obs` daily returns at each origin and
+    simulates the fit with `arch_paths`. Each fit starts from the parameters of the method's last good fit when that fit
+    was at an earlier origin (never a later one: no look-ahead). A fit that does not converge falls back to the last good
+    parameters on today's returns, or, with none, to the random walk; `method.stats` counts both."""
+    from arch import arch_model
+    last, fallback = {}, random_walk()
+    def forecast(history, horizon, n_paths, seed, stats):
+        origin, r = history.index[-1], 100 * log_returns(history).to_numpy()[-max_obs:]
+        model = arch_model(r, rescale=False, **spec)
+        fit = _fit_arch(model, last['params'] if last.get('origin', origin) < origin else None, stats)
+        if fit is not None: last.update(params=fit.params.to_numpy(), origin=origin)
+        res = fit if fit is not None else model.fix(last['params']) if 'params' in last else None
+        if res is not None:
+            with _quiet(): paths = arch_paths(res, horizon, n_paths, np.random.default_rng(seed)) / 100
+            if np.isfinite(paths).all():
+                if fit is None: stats['fallback: last fit'] += 1
+                return paths
+        stats['fallback: random walk'] += 1
+        return fallback(history, horizon, n_paths, seed)
+    return _with_stats(forecast)
+
+def gjr_garch(max_obs: int = 1500):
+    """GJR-GARCH(1,1) (a negative shock raises the variance more), AR(1) mean, skew-t shocks, refitted at each origin on its
+    last `max_obs` daily returns (warm-started); simulated by `arch_paths`."""
+    return _arch_baseline(dict(mean='AR', lags=1, vol='GARCH', p=1, o=1, q=1, dist='skewt'), max_obs)
+
+def egarch(max_obs: int = 1500):
+    """EGARCH(1,1) with the asymmetric term (the log variance moves with |z| and with z), constant mean, Student-t shocks,
+    refitted at each origin on its last `max_obs` daily returns (warm-started); simulated by `arch_paths`."""
+    return _arch_baseline(dict(mean='Constant', vol='EGARCH', p=1, o=1, q=1, dist='t'), max_obs)
+
+# %% ../nbs/03a_evaluate.ipynb #63c554ae
+PARKINSON = 4 * math.log(2)   # (ln H/L)^2 / PARKINSON: Parkinson's (1980) estimate of a day's variance from its range
+HAR_WINDOWS = (1, 5, 22)      # the HAR regressors: the mean log range variance of the last day, week and month
+T_DOF_GRID = np.geomspace(2.5, 100, 60)   # the degrees of freedom a Student t is fitted over (maximum likelihood on the grid)
+
+def range_variance(df: pd.DataFrame) -> np.ndarray:
+    "Parkinson's estimate of each day's variance of the log price from its high and low: (ln H/L)^2 / (4 ln 2)."
+    return np.log(df['High'].to_numpy(float) / df['Low'].to_numpy(float)) ** 2 / PARKINSON
+
+def t_dof(z) -> float:
+    "The degrees of freedom (on T_DOF_GRID) of the unit-variance Student t most likely to have drawn `z`."
+    nu, z2 = T_DOF_GRID[:, None], np.asarray(z, float) ** 2
+    ll = len(z2) * (gammaln((nu[:, 0] + 1) / 2) - gammaln(nu[:, 0] / 2) - 0.5 * np.log(np.pi * (nu[:, 0] - 2)))
+    ll -= ((nu + 1) / 2 * np.log1p(z2 / (nu - 2))).sum(1)
+    return float(T_DOF_GRID[np.argmax(ll)])
+
+def _har_regressors(windows: np.ndarray) -> np.ndarray:
+    "Rows [1, mean of the last k values for k in HAR_WINDOWS], one per row of `windows` [n, max(HAR_WINDOWS)] of log range variances."
+    return np.column_stack([np.ones(len(windows))] + [windows[:, -k:].mean(1) for k in HAR_WINDOWS])
+
+def har_fit(history: pd.DataFrame, max_obs: int = 1500) -> dict | None:
+    """The HAR fit of `har_range` on the last `max_obs` days of `history`: OLS coefficients `b` of the next day's log range
+    variance on the regressors, its residuals, the returns' mean `mu`, the scale `kappa` of the return variance per unit of
+    the predicted range variance and the t degrees of freedom `nu` of the standardised returns, and the last log range
+    variances `x`; None when fewer than 100 days have a range."""
+    h, L = history.iloc[-(max_obs + 1):], max(HAR_WINDOWS)
+    r, rv = log_returns(h).to_numpy(), range_variance(h)[1:]
+    if (rv > 0).sum() < 100: return None
+    x = np.log(np.maximum(rv, rv[rv > 0].min()))   # a day without a range (high = low) counts as the calmest day seen
+    X, y = _har_regressors(sliding_window_view(x, L)[:-1]), x[L:]   # the windows up to each day t, and day t+1
+    b = np.linalg.lstsq(X, y, rcond=None)[0]
+    mu, predicted = r.mean(), np.exp(X @ b)
+    kappa = np.mean((r[L:] - mu) ** 2 / predicted)
+    return dict(b=b, resid=y - X @ b, mu=mu, kappa=kappa, nu=t_dof((r[L:] - mu) / np.sqrt(kappa * predicted)), x=x[-L:])
+
+def har_range(max_obs: int = 1500):
+    """HAR (daily, weekly, monthly means) of the log Parkinson range variance, fitted by OLS on the last `max_obs` days at
+    each origin (`har_fit`); Student-t returns whose variance is the HAR prediction along each simulated path of the range
+    variance. Needs highs and lows."""
+    fallback = random_walk()
+    def forecast(history, horizon, n_paths, seed, stats):
+        fit = har_fit(history, max_obs)
+        if fit is None: stats['fallback: random walk'] += 1; return fallback(history, horizon, n_paths, seed)
+        stats['fits'] += 1
+        rng, L, nu = np.random.default_rng(seed), max(HAR_WINDOWS), fit['nu']
+        x, predicted = np.empty((n_paths, L + horizon)), np.empty((n_paths, horizon))
+        x[:, :L] = fit['x']
+        for t in range(L, L + horizon):   # each path's next log range variance from its own past (observed, then simulated)
+            predicted[:, t - L] = _har_regressors(x[:, t - L:t]) @ fit['b']
+            x[:, t] = predicted[:, t - L] + rng.choice(fit['resid'], n_paths)
+        z = rng.standard_t(nu, (n_paths, horizon)) * math.sqrt((nu - 2) / nu)
+        return fit['mu'] + np.sqrt(fit['kappa'] * np.exp(predicted)) * z
+    return _with_stats(forecast)
 
 # %% ../nbs/03a_evaluate.ipynb #1780af24
 def crps_samples(samples, y) -> np.ndarray:
@@ -95,16 +259,20 @@ def score(paths, realised, horizons=(1, 5, 10, 32), sigma=None) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True)
 
 # %% ../nbs/03a_evaluate.ipynb #43bbd7c9
+MIN_HISTORY = 252   # daily returns an origin needs before it (a year): every baseline has something to fit
+
 def rolling_origins(df: pd.DataFrame, split, step: int = 5, horizon: int = 32, part: str = 'test') -> pd.DatetimeIndex:
     """Every `step`-th day of the `part` period ('test': from `split.test_start`; 'val': from `split.val_start`) whose
-    next `horizon` days are in `df` and, for 'val', before the test period: validation never sees a test day."""
-    first = df.index.searchsorted(split.test_start if part == 'test' else split.val_start)
+    next `horizon` days are in `df` and, for 'val', before the test period (validation never sees a test day), and that
+    has MIN_HISTORY daily returns before it. The days are counted from the period's first day, so assets on one calendar
+    share their origin dates."""
+    start = split.test_start if part == 'test' else split.val_start
     end = len(df) if part == 'test' else df.index.searchsorted(split.test_start)
-    origins = df.index[np.arange(first, end - horizon, step)]
+    positions = np.arange(df.index.searchsorted(start), end - horizon, step)
+    origins = df.index[positions[positions >= MIN_HISTORY]]
     if len(origins) == 0:
-        start = split.test_start if part == 'test' else split.val_start
-        raise EvalError(f"no forecast origins: the {part} period from {pd.Timestamp(start).date()} has fewer than "
-                        f"{horizon + 1} days; use a shorter horizon or an asset with a longer history")
+        raise EvalError(f"no forecast origins: the {part} period from {pd.Timestamp(start).date()} has no day with {horizon} days "
+                        f"after it and {MIN_HISTORY} before it; use a shorter horizon or an asset with a longer history")
     return origins
 
 def _checked(paths, shape, name, origin) -> np.ndarray:
@@ -123,7 +291,13 @@ def forecast_at(df: pd.DataFrame, origin, method, horizon: int, n_paths: int = 2
     return _checked(method(df.loc[:origin].copy(), horizon, n_paths, seed), (n_paths, horizon), name, origin)
 
 # %% ../nbs/03a_evaluate.ipynb #1ecc5eab
-BASELINES = ('random_walk', 'bootstrap', 'garch')
+BASELINE_MAKERS = {f.__name__: f for f in (random_walk, bootstrap, garch, gjr_garch, egarch, har_range)}
+BASELINES = tuple(BASELINE_MAKERS)   # the baselines' names, in the report's order
+
+def make_baseline(name: str, df: pd.DataFrame, split):
+    "The baseline `name` (one of BASELINES) for the asset `df`, with its defaults; the bootstrap draws from `df`'s training days."
+    if name not in BASELINE_MAKERS: raise EvalError(f"unknown baseline {name!r}; choose from {', '.join(BASELINES)}")
+    return BASELINE_MAKERS[name](training_returns(df, split)) if name == 'bootstrap' else BASELINE_MAKERS[name]()
 
 def scores_by_horizon(per_origin: pd.DataFrame) -> pd.DataFrame:
     "Tidy table: one row per (method, horizon) with each score averaged over origins, and the CRPS skill against each baseline present."
@@ -179,17 +353,49 @@ def newey_west_var(d: np.ndarray, lags: int) -> float:
     return max(v, 1e-300)
 
 def dm_test(per_origin: pd.DataFrame, a: str, b: str, horizon: int = 32, metric: str = 'crps') -> dict:
-    "Diebold-Mariano test of `a` against `b` on `metric` at `horizon`, Newey-West errors for overlapping windows; mean_diff < 0: `a` is better."
+    """Diebold-Mariano test of `a` against `b` on `metric` at `horizon`, Newey-West errors for overlapping windows; mean_diff < 0:
+    `a` is better. Several assets: the differences are first averaged over the assets at each origin date (date-clustered)."""
     rows = per_origin[per_origin.horizon == horizon]
-    keys = [k for k in ('asset', 'origin_idx') if k in rows]         # several assets: one series after another
-    pairs = rows.pivot(index=keys, columns='method', values=metric)[[a, b]].dropna().sort_index()
-    d = (pairs[a] - pairs[b]).to_numpy()
-    gaps = np.diff(pairs.index.get_level_values('origin_idx'))
-    step = int(np.median(gaps[gaps > 0])) if (gaps > 0).any() else horizon
+    date = 'origin' if 'origin' in rows else 'origin_idx'
+    keys = list(dict.fromkeys(k for k in ('asset', date, 'origin_idx') if k in rows))
+    pairs = rows.pivot(index=keys, columns='method', values=metric)[[a, b]].dropna()
+    diff = (pairs[a] - pairs[b]).rename('d').reset_index()
+    by = ['asset'] if 'asset' in diff else []
+    ordered = diff.sort_values(by + ['origin_idx'])
+    gaps = (ordered.groupby(by).origin_idx.diff() if by else ordered.origin_idx.diff()).to_numpy()
+    gaps = gaps[gaps > 0]
+    step = int(np.median(gaps)) if len(gaps) else horizon   # days between an asset's origins
     lags = max(0, math.ceil(horizon / step) - 1)
+    d = diff.groupby(date).d.mean().sort_index().to_numpy()   # one difference per origin date: the mean over its assets
     stat = float(d.mean() / math.sqrt(newey_west_var(d, lags) / len(d))) if len(d) > 1 else 0.0
     p = math.erfc(abs(stat) / math.sqrt(2))                       # two-sided, standard normal
-    return dict(a=a, b=b, horizon=horizon, origins=len(d), lags=lags, mean_diff=float(d.mean()), stat=stat, p_value=p)
+    return dict(a=a, b=b, horizon=horizon, origins=len(diff), dates=len(d), assets=diff.asset.nunique() if 'asset' in diff else 1,
+                lags=lags, mean_diff=float(d.mean()), stat=stat, p_value=p)
+
+# %% ../nbs/03a_evaluate.ipynb #21992313
+def best_baselines(long: pd.DataFrame) -> pd.Series:
+    "The baseline of `long` (a `scores_by_horizon` table) with the lowest mean CRPS at each horizon: horizon -> name."
+    base = long[long.method.isin(BASELINES)]
+    return base.loc[base.groupby('horizon').crps.idxmin()].set_index('horizon').method.rename('best baseline')
+
+def vs_best_baseline(per_origin: pd.DataFrame, models) -> pd.DataFrame:
+    """Each of `models` against the best baseline at each horizon (`best_baselines`): both CRPS, the skill and the
+    Diebold-Mariano test (date-clustered across assets, see `dm_test`); one row per (model, horizon)."""
+    long = scores_by_horizon(per_origin)
+    crps = long.set_index(['method', 'horizon']).crps
+    rows = []
+    for m in models:
+        for h, b in best_baselines(long).items():
+            t = dm_test(per_origin, m, b, h)
+            rows.append({'model': m, 'horizon': h, 'best baseline': b, 'crps': crps[m, h], 'baseline crps': crps[b, h],
+                         'skill': 1 - crps[m, h] / crps[b, h], 'dm stat': t['stat'], 'p_value': t['p_value']})
+    return pd.DataFrame(rows).set_index(['model', 'horizon'])
+
+def crps_by_group(per_origin: pd.DataFrame, groups: dict) -> pd.DataFrame:
+    """Mean CRPS of each method at each horizon within each group of assets, `groups` mapping an asset to its group
+    (e.g. 'index' or 'stock', or a sector; assets it leaves out are left out): rows (group, method), columns horizons."""
+    rows = per_origin.assign(group=per_origin.asset.map(groups)).dropna(subset=['group'])
+    return rows.pivot_table(index=['group', 'method'], columns='horizon', values='crps', aggfunc='mean', sort=False)
 
 # %% ../nbs/03a_evaluate.ipynb #7b7fdf74
 def to_markdown(df: pd.DataFrame, floatfmt: str = '.4g') -> str:
@@ -216,8 +422,9 @@ def future_dates(index, horizon: int) -> pd.DatetimeIndex:
     if (index.day_of_week >= 5).any(): return pd.date_range(nxt, periods=horizon, name='Date')
     return pd.bdate_range(nxt, periods=horizon, name='Date')
 
-def plot_fan(history: pd.DataFrame, paths, realised=None, lookback: int = 60, title: str | None = None):
-    "Fan chart of the closes implied by daily log-return `paths` [N, H] after `history`, with the realised closes (the H days after) if given."
+def plot_fan(history: pd.DataFrame, paths, realised=None, lookback: int = 60, title: str | None = None, levels: dict | None = None):
+    """Fan chart of the closes implied by daily log-return `paths` [N, H] after `history`, with the realised closes (the H
+    days after) if given, and price `levels` ({label: price}, e.g. an event's threshold) as labelled dotted lines."""
     last_date, last_close = history.index[-1], float(history['Close'].iloc[-1])
     paths = np.asarray(paths, dtype=float)
     H = paths.shape[1]
@@ -233,26 +440,36 @@ def plot_fan(history: pd.DataFrame, paths, realised=None, lookback: int = 60, ti
     ax.fill_between(x, q[1], q[3], color='C0', alpha=.35, lw=0, label='p25-p75')
     ax.plot(x, q[2], color='C0', lw=1.2, label='median')
     if realised is not None: ax.plot(future, realised.iloc[:H], color='C3', lw=1.2, label='realised')
+    for label, price in (levels or {}).items():
+        ax.axhline(price, color='grey', ls=':', lw=1)
+        ax.annotate(f'{label}: {price:,.4g}', (1, price), xycoords=('axes fraction', 'data'), xytext=(-3, 2),
+                    textcoords='offset points', ha='right', va='bottom', fontsize=7, color='dimgrey')
     ax.set_title(title or f'forecast from {last_date.date()}, {len(paths)} paths'); ax.set_ylabel('close')
     ax.legend(fontsize=7, loc='upper left'); fig.autofmt_xdate(); fig.tight_layout()
     return fig
 
-def plot_calibration(per_origin: pd.DataFrame, horizon: int | None = None, bins: int = 10):
-    "Interval coverage vs nominal level (left) and PIT histogram (right) per method at `horizon` (default: the longest)."
+STYLES = [dict(color=f'C{k}', ls=ls, marker=m) for k, (ls, m) in enumerate(zip(['-', '--', '-.', ':'] * 3, 'osD^vP*Xh<'))]   # ten lines told apart in grey too
+
+def plot_calibration(per_origin: pd.DataFrame, horizon: int | None = None, bins: int = 5):
+    """Interval coverage vs nominal level (left) and the PIT density in `bins` bins (right), one labelled line per method
+    at `horizon` (default: the longest); the title counts the origins as the tables do (all assets' together)."""
     h = int(horizon or per_origin.horizon.max())
     rows = per_origin[per_origin.horizon == h]
-    levels = np.linspace(.1, .9, 9)
-    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(9, 3.5), dpi=90)
+    levels, centres = np.linspace(.1, .9, 9), (np.arange(bins) + .5) / bins
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 3.6), dpi=90)
     ax0.plot([0, 1], [0, 1], color='grey', ls='--', lw=.8)
     ax1.axhline(1, color='grey', ls='--', lw=.8)
-    for name, g in rows.groupby('method', sort=False):
+    for k, (name, g) in enumerate(rows.groupby('method', sort=False)):
+        style = dict(STYLES[k % len(STYLES)], ms=4, lw=1.2, label=name)
         pit = g.pit.to_numpy()
-        cover = [(np.abs(pit - .5) <= lv / 2).mean() for lv in levels]  # central interval of level lv, read off the PIT
-        ax0.plot(levels, cover, marker='o', ms=3, label=name)
-        ax1.hist(pit, bins=bins, range=(0, 1), density=True, histtype='step', lw=1.3, label=name)
-    ax0.set(xlabel='nominal central interval', ylabel='observed coverage', title=f'coverage, h={h} ({rows.origin.nunique()} origins)')
-    ax1.set(xlabel='PIT', ylabel='density', title=f'PIT histogram, h={h}')
-    ax0.legend(fontsize=7); fig.tight_layout()
+        ax0.plot(levels, [(np.abs(pit - .5) <= lv / 2).mean() for lv in levels], **style)  # central interval of level lv, read off the PIT
+        ax1.plot(centres, np.histogram(pit, bins=bins, range=(0, 1), density=True)[0], **style)
+    n = rows.groupby('method').size().max()
+    assets = rows.asset.nunique() if 'asset' in rows else 1
+    count = f"{n} origins" + (f": {rows.origin.nunique()} dates, {assets} assets" if assets > 1 else '')
+    ax0.set(xlabel='nominal central interval', ylabel='observed coverage', title=f'coverage, h={h} ({count})')
+    ax1.set(xlabel=f'PIT ({bins} bins)', ylabel='density', xlim=(0, 1), title=f'PIT, h={h} (flat = calibrated)')
+    ax1.legend(fontsize=7, loc='center left', bbox_to_anchor=(1.01, .5)); fig.tight_layout()
     return fig
 
 def plot_reliability(per_origin: pd.DataFrame, horizon: int | None = None, bins: int = 5):

@@ -87,7 +87,7 @@ def add_command(sub, name: str, fn, help: str, torch_flags: bool = True) -> argp
         else: kw['default'] = default
         if kind is bool: kw['action'] = argparse.BooleanOptionalAction if default is True else 'store_true'   # --x / --no-x
         elif par.name == 'in_paths': kw.update(action='append', default=[])
-        elif kind in (list, tuple): kw.update(nargs='+', type=_number(type(default[0]), par.name) if default else str)
+        elif kind in (list, tuple): kw.update(nargs='+', type=_number(type(default[0]), par.name) if default and not isinstance(default[0], str) else str)
         elif kind in (int, float): kw['type'] = _number(kind, par.name)
         elif par.name == 'device': kw['type'] = _device
         elif par.name == 'date': kw['type'] = _date

@@ -4,7 +4,7 @@
 
 # %% ../nbs/03a_evaluate.ipynb #3504119d
 from __future__ import annotations
-import contextlib, math, time, warnings
+import contextlib, functools, math, time, warnings
 from collections import Counter
 from pathlib import Path
 import numpy as np
@@ -20,8 +20,8 @@ __all__ = ['SQRT_2_OVER_PI', 'PARKINSON', 'HAR_WINDOWS', 'T_DOF_GRID', 'TOUCH_SI
            'skewt_draws', 'arch_paths', 'gjr_garch', 'egarch', 'range_variance', 't_dof', 'har_fit', 'har_range',
            'crps_samples', 'score', 'rolling_origins', 'forecast_at', 'make_baseline', 'scores_by_horizon', 'summarize',
            'evaluate', 'newey_west_var', 'dm_test', 'best_baselines', 'vs_best_baseline', 'crps_by_group',
-           'to_markdown', 'save_report', 'future_dates', 'plot_fan', 'plot_calibration', 'plot_reliability',
-           'plot_crps_by_horizon']
+           'to_markdown', 'save_report', 'trading_calendar', 'future_dates', 'plot_fan', 'plot_calibration',
+           'plot_reliability', 'plot_crps_by_horizon']
 
 # %% ../nbs/03a_evaluate.ipynb #7a3eee5c
 class EvalError(ValueError):
@@ -415,12 +415,22 @@ def save_report(summary: pd.DataFrame, per_origin: pd.DataFrame, out_dir) -> lis
             atomic_write(out/'per_origin.csv', lambda tmp: per_origin.to_csv(tmp, index=False))]
 
 # %% ../nbs/03a_evaluate.ipynb #1a2873ab
-def future_dates(index, horizon: int) -> pd.DatetimeIndex:
-    "The `horizon` dates after index[-1]: calendar days if the history has weekend candles (crypto), else business days."
+@functools.cache
+def trading_calendar(exchange: str = 'XNYS'):
+    "The sessions of `exchange` (an `exchange_calendars` code; XNYS is the New York Stock Exchange) from 1990 to a year ahead."
+    import exchange_calendars
+    return exchange_calendars.get_calendar(exchange, start='1990-01-01')
+
+def future_dates(index, horizon: int, exchange: str = 'XNYS') -> pd.DatetimeIndex:
+    """The `horizon` trading days after index[-1]: every calendar day if the history has weekend candles (crypto), else
+    the sessions of `exchange` (no market holidays), continued as business days past the end of its calendar."""
     index = pd.DatetimeIndex(index)
     nxt = index[-1] + pd.Timedelta(days=1)
     if (index.day_of_week >= 5).any(): return pd.date_range(nxt, periods=horizon, name='Date')
-    return pd.bdate_range(nxt, periods=horizon, name='Date')
+    cal = trading_calendar(exchange)
+    days = cal.sessions_in_range(nxt, cal.last_session)[:horizon] if cal.first_session <= nxt <= cal.last_session else pd.DatetimeIndex([])
+    more = pd.bdate_range((days[-1] if len(days) else index[-1]) + pd.Timedelta(days=1), periods=horizon - len(days))
+    return pd.DatetimeIndex(days.append(more), name='Date')
 
 def plot_fan(history: pd.DataFrame, paths, realised=None, lookback: int = 60, title: str | None = None, levels: dict | None = None):
     """Fan chart of the closes implied by daily log-return `paths` [N, H] after `history`, with the realised closes (the H

@@ -86,13 +86,8 @@ class Forecast:
     def plot(self, realised=None, title: str | None = None, lookback: int = 60, levels=()):
         "Fan chart of the paths' closes after the history, with the `realised` candles (or closes) and price `levels` (labelled) if given."
         n, origin = len(self.paths), self.history.index[-1].date()
-        fig = plot_fan(self.history, self.paths, realised, lookback, title or f"{self.asset or 'forecast'}: {n} paths from {origin}")
-        ax = fig.axes[0]
-        for m in levels:
-            ax.axhline(self.level(m), color='grey', ls=':', lw=1)
-            ax.annotate(f"{m} ({self.level(m):,.2f})", (1, self.level(m)), xycoords=('axes fraction', 'data'), ha='right',
-                        va='bottom', fontsize=7, color='grey')
-        return fig
+        return plot_fan(self.history, self.paths, realised, lookback, title or f"{self.asset or 'forecast'}: {n} paths from {origin}",
+                        levels={str(m): self.level(m) for m in levels})
 
 def _decode_rng(seed) -> np.random.Generator:
     "The generator that draws decoded candles from their codes' training candles: a function of the sampling seed."

@@ -9,7 +9,8 @@ from pathlib import Path
 import pandas as pd
 import torch
 from fastcore.docments import docments
-from .data import DATA_DIR, DEFAULT_ASSET, MAX_LOG_RETURN, DataError, asset_slug, data_files, parse_date, recording_writes
+from .data import (DATA_DIR, DEFAULT_ASSET, MAX_LOG_RETURN, DataError, asset_slug, data_files, parse_date,
+                            recording_writes, write_offline)
 from .universe import fetch
 from .tokenizer import TOKENIZER_PATH, TokenizerError, tokenize
 from .model import PRECISIONS, pick_threads, precision
@@ -43,7 +44,7 @@ COMMON_HELP = {  # the parameters many commands share, documented once
     'grad_clip': 'clip the gradient norm to this',
     'allow_jumps': f'accept daily moves beyond |log return| {MAX_LOG_RETURN:g} (x{math.exp(MAX_LOG_RETURN):.0f}) as real instead of refusing the file'}
 _HIDDEN = {'progress', 'fetcher'}   # not flags: the progress bar is always on at a terminal; a downloader is for tests
-_ZERO_OK = {'seed', 'kl', 'warmup', 'weight_decay', 'grad_clip'}
+_ZERO_OK = {'seed', 'kl', 'warmup', 'weight_decay', 'grad_clip', 'sample'}
 
 def _number(kind, name):
     "argparse type: a finite number of `kind`, > 0 (>= 0 for the names in _ZERO_OK); seeds below 2**32."
@@ -116,11 +117,13 @@ def pipeline(*,
              checkpoints=CHECKPOINTS,       # folder of the checkpoints, reports and the fan chart
              seed: int = 0, device='auto',
             ) -> pd.DataFrame:
-    "Data -> tokenizer -> stages 1-4 (SFT and RL calibrated on validation days) -> evaluation of every asset with test days -> fan chart; returns the evaluation summary."
+    """Data -> tokenizer -> stages 1-4 (SFT and RL calibrated on validation days) -> evaluation on the test days of the
+    indices and of the cross-section -> fan chart; returns the indices' evaluation summary."""
     cfg, t0 = PIPELINES['quick' if quick else 'full'], time.time()
     paths = {s: stage_path(s, asset, checkpoints) for s in STAGES}
     def step(name): print(f"\n=== {name} ({time.time() - t0:.0f} s)", flush=True)
-    if not data_files(data_dir): step('data'); fetch(offline=True, data_dir=data_dir)
+    if not data_files(data_dir):   # the quick run takes the small offline set (the indices and four stocks), the full one the corpus
+        step('data'); write_offline(data_dir) if quick else fetch(offline=True, data_dir=data_dir)
     step('tokenize'); _, quality = tokenize(data_dir=data_dir, out=tokenizer_path, seed=seed, **cfg.get('tokenize', {}))
     print(quality.to_string())
     common = dict(data_dir=data_dir, tokenizer_path=tokenizer_path, seed=seed, device=device)
@@ -129,10 +132,11 @@ def pipeline(*,
         source = dict(in_path=paths[st.source], asset=asset) if st.source else {}
         STAGE_FUNCTIONS[name](out=paths[name], **source, **common, **cfg.get(name, {}))
         if name in CALIBRATED: step(f"calibrating {name} on validation days"); calibrate(in_path=paths[name], asset=asset, **common, **cfg.get('calibrate', {}))
-    step('evaluation on test days')
-    slug = asset_slug(asset)
-    summary, _ = run_eval(in_paths=list(paths.values()), asset='all', out=Path(checkpoints)/'eval_all', **common,
-                          **cfg.get('eval', {}))
+    slug, evaluated = asset_slug(asset), list(paths.values())
+    step('evaluation on test days: the indices')
+    summary, _ = run_eval(in_paths=evaluated, asset='all', sample=0, out=Path(checkpoints)/'eval_indices', **common, **cfg.get('eval', {}))
+    step('evaluation on test days: the cross-section (the indices and a fixed sample of the stocks)')
+    run_eval(in_paths=evaluated, asset='all', out=Path(checkpoints)/'eval_all', **common, **cfg.get('eval', {}))
     step('forecast'); forecast_cli(in_path=paths['sft'], asset=asset, png=Path(checkpoints)/f'fan_{slug}.png', **common)
     print(f"\npipeline done in {time.time() - t0:.0f} s")
     return summary
@@ -152,7 +156,7 @@ STAGE_HELP = {
     'rl': 'stage 4, RL: REINFORCE with a --reward computed on the real paths of training days'}
 
 COMMANDS = {  # command -> (function, what to print of its result, the summary of `mqc --help`)
-    'data': (fetch, lambda paths: print(f"{len(paths)} assets in {Path(paths[0]).parent}/" if paths else "no files"),
+    'data': (fetch, None,
              'write real daily candles to --data-dir: the embedded offline data (--offline) or Yahoo Finance downloads'),
     'tokenize': (tokenize, _print_tokenizer, 'fit the candle tokenizer (a causal VQ-VAE) on the training days of every asset'),
     **{STAGES[s].command.split()[1]: (fn, _print_report, STAGE_HELP[s]) for s, fn in STAGE_FUNCTIONS.items()},

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00a_data.ipynb #adcd5e4e
 from __future__ import annotations
-import io, os, re, uuid, warnings
+import importlib.resources, io, lzma, os, re, uuid, warnings
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -13,9 +13,11 @@ import numpy as np
 import pandas as pd
 
 # %% auto #0
-__all__ = ['DATA_DIR', 'PRICES', 'MIN_ROWS', 'MAX_LOG_RETURN', 'ALLOW_JUMPS_ENV', 'DATE_FORMATS', 'DEFAULT_ASSET', 'DataError',
-           'need', 'repo_root', 'recording_writes', 'atomic_write', 'save_torch', 'stale_opens', 'load_ohlcv',
-           'csv_name', 'data_files', 'load_assets', 'find_asset', 'asset_slug', 'write_offline', 'yahoo', 'Split',
+__all__ = ['DATA_DIR', 'PRICES', 'MIN_ROWS', 'MAX_LOG_RETURN', 'ALLOW_JUMPS_ENV', 'DATE_FORMATS', 'CORPUS', 'CORPUS_SECTORS',
+           'CORPUS_SOURCE', 'CORPUS_COMMIT', 'CORPUS_JUMP', 'OFFLINE_STOCKS', 'DEFAULT_ASSET', 'DataError', 'need',
+           'repo_root', 'recording_writes', 'atomic_write', 'save_torch', 'stale_opens', 'listing', 'load_ohlcv',
+           'csv_name', 'data_files', 'load_assets', 'find_asset', 'asset_slug', 'package_file', 'encode_corpus',
+           'decode_corpus', 'read_corpus', 'corpus_sectors', 'clean_adjustments', 'write_offline', 'yahoo', 'Split',
            'eval_ticker', 'make_split', 'load_asset', 'asset_stream', 'parse_date', 'history_until',
            'need_training_days', 'misplaced']
 
@@ -99,6 +101,8 @@ def _read_table(path: Path) -> tuple[pd.DataFrame, int]:
 # %% ../nbs/00a_data.ipynb #b8c45e74
 def _numeric(raw: pd.DataFrame, col: str, path: Path, line0: int) -> pd.Series:
     "Column `col` as floats; Yahoo's `null` and empty cells become NaN, anything else non-numeric is an error."
+    x = pd.to_numeric(raw[col], errors='coerce')
+    if x.notna().all(): return x        # every cell a number, the common case: none of the string work below
     s = raw[col].str.strip()
     missing = s.str.lower().isin(['', 'null', 'nan', 'none', 'na', 'n/a'])
     x = pd.to_numeric(s.where(~missing), errors='coerce')
@@ -126,7 +130,18 @@ def _parse_dates(cells: pd.Series, path: Path, line0: int) -> pd.Series:
     """The Date column read with one format for every row: ISO (a timestamp's own calendar day, whatever its UTC
     offset), else the one format of DATE_FORMATS that reads every row in date order; two readings that both fit
     (01/02 as 1 February or 2 January) are refused, and so are rows out of date order."""
-    cells = cells.str.strip()
+    d = pd.to_datetime(cells, format='%Y-%m-%d', errors='coerce')   # bare ISO dates, the common case: no string work
+    if d.isna().any(): d = _one_format(cells.str.strip(), path, line0)
+    if not _monotonic(d):
+        step = _direction(d)
+        up = step.sum() >= 0                                  # the file's direction: the way most of its steps go
+        i = int(np.argmax(step < 0 if up else step > 0)) + 1  # the first row against it
+        raise DataError(f"{path} line {line0+i}, column Date: {d.iloc[i].date()} comes {'before' if up else 'after'} "
+                        f"{d.iloc[i-1].date()} on the line above; rows must be in date order (rising or falling): sort the file by date")
+    return d
+
+def _one_format(cells: pd.Series, path: Path, line0: int) -> pd.Series:
+    "The Date column read with the one format that reads every row (see `_parse_dates`), else a one-line DataError."
     reads = {'YYYY-MM-DD': pd.to_datetime(cells.str.extract(_ISO, expand=False), format='%Y-%m-%d', errors='coerce')}
     if reads['YYYY-MM-DD'].isna().any():
         bare = cells.str.replace(_TIME, '', regex=True)
@@ -145,14 +160,7 @@ def _parse_dates(cells: pd.Series, path: Path, line0: int) -> pd.Series:
         i = int(np.argmax((d1 != d2).to_numpy()))
         raise DataError(f"{path} line {line0+i}, column Date: {cells.iloc[i]!r} reads as {d1.iloc[i].date()} ({f1}) or "
                         f"{d2.iloc[i].date()} ({f2}), and every date of the file fits both; rewrite the Date column as YYYY-MM-DD")
-    d = next(iter(distinct.values()))
-    if not _monotonic(d):
-        step = _direction(d)
-        up = step.sum() >= 0                                  # the file's direction: the way most of its steps go
-        i = int(np.argmax(step < 0 if up else step > 0)) + 1  # the first row against it
-        raise DataError(f"{path} line {line0+i}, column Date: {d.iloc[i].date()} comes {'before' if up else 'after'} "
-                        f"{d.iloc[i-1].date()} on the line above; rows must be in date order (rising or falling): sort the file by date")
-    return d
+    return next(iter(distinct.values()))
 
 def _check(df: pd.DataFrame, path: Path, lines: np.ndarray):
     "Validate a candle frame: finite positive prices, consistent highs and lows, unique dates, enough rows."
@@ -203,11 +211,16 @@ def stale_opens(df: pd.DataFrame, window: int = 21) -> np.ndarray:
 
 _WARNED = set()   # files whose candles without a real open were already reported
 
+def listing(names: list, most: int = 8) -> str:
+    "Names for an error message: the first `most`, and how many in all."
+    return (', '.join(names[:most]) + (f", ... ({len(names)} in all)" if len(names) > most else '')) or 'none'
+
 def load_ohlcv(path, allow_jumps: bool = False) -> pd.DataFrame:
     """Load daily candles from a yfinance (flat or multi-row header) or plain Date,Open,High,Low,Close CSV; daily moves
     beyond MAX_LOG_RETURN are refused unless `allow_jumps` (or the ALLOW_JUMPS_ENV environment variable)."""
     path = Path(path)
-    if not path.is_file(): raise DataError(f"{path}: file not found; run `mqc data --offline` (or `mqc data --tickers ...` online) or give an existing CSV")
+    if not path.is_file(): raise DataError(f"{path}: file not found (its folder has: {listing(sorted(p.name for p in path.parent.glob('*.csv')))}); `mqc data --offline` writes "
+                                           "the embedded S&P 500 stocks and indices (no crypto), `mqc data --tickers T` downloads T online")
     raw, line0 = _read_table(path)
     raw = raw.rename(columns=lambda c: _ALIASES.get(str(c).strip().lower(), str(c).strip()))
     missing = [c for c in ['Date', *PRICES] if c not in raw.columns]
@@ -260,32 +273,93 @@ def find_asset(ticker: str, data_dir=DATA_DIR) -> Path:
     "The CSV of `ticker` in `data_dir`, or a one-line error that says how to get it."
     files = data_files(data_dir)
     if ticker in files: return files[ticker]
-    have = ', '.join(files) or 'none'
-    raise DataError(f"{data_dir}: no CSV for {ticker} (have: {have}); get it online with `mqc data --tickers {ticker}`, "
+    raise DataError(f"{data_dir}: no CSV for {ticker} (have: {listing(list(files))}); get it online with `mqc data --tickers {ticker}`, "
                     f"or pass --asset with one of those, or --csv PATH")
 
 def asset_slug(ticker: str) -> str:
     "Short lowercase name for file names: BTC-USD -> btc, ^GSPC -> gspc."
     return re.sub(r'[^a-z0-9]+', '', ticker.lower().split('-')[0]) or 'asset'
 
+# %% ../nbs/00a_data.ipynb #ae88285d
+CORPUS = 'sp500.csv.xz'               # the S&P 500 corpus, shipped inside the package
+CORPUS_SECTORS = 'sp500_sectors.csv'  # its tickers' names and sectors
+CORPUS_SOURCE = 'https://github.com/Pooksoft/PooksoftSP500EquityPriceDataSet'   # MIT licence, (c) 2021 Jeffrey Varner
+CORPUS_COMMIT = '19a3f02fd0751beebae28e790ed55f0c443ad59a'                      # the source's commit the corpus is built from
+
+def package_file(name: str) -> Path:
+    "A file shipped inside the microchat package, installed or checked out."
+    return Path(str(importlib.resources.files('microchat')/name))
+
+def encode_corpus(frames: dict) -> bytes:
+    """The corpus file of `frames` (ticker -> raw Open, High, Low, Close and their adjustment Factor, by date), byte for
+    byte the same for the same frames: one CSV sorted by ticker and date, prices rounded to 4 decimals (the source's
+    precision), the factor only where it changes, xz-compressed (the format has no timestamp)."""
+    blocks = []
+    for t in sorted(frames):
+        df = frames[t].sort_index()
+        f = df['Factor'].to_numpy(dtype='float64')
+        blocks.append(pd.DataFrame({'Ticker': t, 'Date': df.index.strftime('%Y-%m-%d'), **{c: df[c].to_numpy().round(4) for c in PRICES},
+                                    'Factor': np.where(np.r_[True, f[1:] != f[:-1]], f, np.nan)}))
+    text = pd.concat(blocks).to_csv(index=False, na_rep='', lineterminator='\n')
+    return lzma.compress(text.encode(), preset=0)   # preset 0: 25 MB in seconds (the default: 20 MB in minutes)
+
+def decode_corpus(blob: bytes, tickers=None) -> dict[str, pd.DataFrame]:
+    "The adjusted candles (raw prices x Factor) of corpus file `blob`, per ticker: all of them, or those of `tickers`."
+    df = pd.read_csv(io.BytesIO(lzma.decompress(blob)), dtype={'Ticker': str, 'Date': str}, keep_default_na=False, na_values={'Factor': ['']})
+    if tickers is not None:
+        missing = sorted(set(tickers) - set(df['Ticker']))
+        need(not missing, f"not in the S&P 500 corpus: {', '.join(missing)}; `corpus_sectors()` lists its tickers, or download them with `mqc data --tickers`")
+        df = df[df['Ticker'].isin(tickers)]        # whole tickers: each keeps its first row, which always has a factor
+    prices = df[PRICES].mul(df['Factor'].ffill(), axis=0)
+    prices.index = pd.DatetimeIndex(pd.to_datetime(df['Date'], format='%Y-%m-%d'), name='Date')
+    return dict(iter(prices.groupby(df['Ticker'].to_numpy(), sort=True)))
+
+def read_corpus(tickers=None) -> dict[str, pd.DataFrame]:
+    "The shipped corpus's adjusted daily candles per ticker: all of them, or those of `tickers`."
+    path = package_file(CORPUS)
+    need(path.is_file(), f"{path}: the S&P 500 corpus is missing from the package; reinstall microchat, or rebuild it with tools/build_corpus.py")
+    return decode_corpus(path.read_bytes(), tickers)
+
+def corpus_sectors() -> dict[str, str]:
+    "Ticker -> sector (GICS, as the source lists it) of every stock in the corpus, for reports per sector."
+    s = pd.read_csv(package_file(CORPUS_SECTORS), dtype=str, keep_default_na=False)
+    return dict(zip(s['Ticker'], s['Sector']))
+
+# %% ../nbs/00a_data.ipynb #5ac485cd
+CORPUS_JUMP = 0.5   # a daily |log return| beyond this (-39% or +65%) is checked against the source's own columns
+
+def clean_adjustments(df: pd.DataFrame, jump: float = CORPUS_JUMP) -> tuple[pd.DataFrame, dict]:
+    """Undo the adjustment errors that a source's own columns prove, in raw candles with their adjustment `Factor`:
+    a *spike* (a close-to-close log return beyond `jump` that the next day reverses to within `jump`/5) is rescaled
+    to the previous close; a *factor error* (a return beyond `jump` on a day the factor itself moves by more than
+    `jump`, a split or dividend the raw prices do not show) drops the candles before it. -> (candles, counts)."""
+    close, f = df['Close'].to_numpy(), df['Factor'].to_numpy(dtype='float64').copy()
+    r = np.diff(np.log(close * f))
+    spikes = np.flatnonzero((np.abs(r[:-1]) > jump) & (np.abs(r[1:]) > jump) & (np.abs(r[:-1] + r[1:]) < jump / 5))
+    spikes = spikes[~np.isin(spikes - 1, spikes)]           # a run of reversals: only its first day is the spike
+    f[spikes + 1] *= np.exp(-r[spikes])
+    r = np.diff(np.log(close * f))
+    errors = np.flatnonzero((np.abs(r) > jump) & (np.abs(np.diff(np.log(f))) > jump))
+    start = errors[-1] + 1 if len(errors) else 0
+    return df.assign(Factor=f).iloc[start:], {'spikes': len(spikes), 'factor errors': len(errors), 'candles dropped': int(start)}
+
 # %% ../nbs/00a_data.ipynb #6d6779db
 def _write_csv(ticker: str, df: pd.DataFrame, data_dir) -> Path:
-    return atomic_write(Path(data_dir)/csv_name(ticker, df), lambda tmp: df.to_csv(tmp, index_label='Date', date_format='%Y-%m-%d'))
+    dated = df.set_axis(df.index.strftime('%Y-%m-%d'))   # all dates at once: to_csv's date_format formats them one by one
+    return atomic_write(Path(data_dir)/csv_name(ticker, df), lambda tmp: dated.to_csv(tmp, index_label='Date'))
 
-def _offline_frames() -> dict[str, pd.DataFrame]:
+OFFLINE_STOCKS = ['AAPL', 'IBM', 'MSFT', 'GOOGL']   # the corpus's stocks in the small offline set (GOOGL: Alphabet since 2004)
+
+def _offline_frames(corpus: bool = False) -> dict[str, pd.DataFrame]:
     import arch.data.sp500, arch.data.nasdaq
-    from bokeh_sampledata import stocks
     cols = ['Open', 'High', 'Low', 'Close', 'Adj Close', 'Volume']
-    frames = {'^GSPC': arch.data.sp500.load()[cols], '^IXIC': arch.data.nasdaq.load()[cols]}
-    for t in ['AAPL', 'IBM', 'MSFT', 'GOOG']:
-        d = pd.DataFrame(getattr(stocks, t))
-        d = d.rename(columns={'date': 'Date', 'adj_close': 'Adj Close'}).rename(columns=str.title).rename(columns={'Adj Close': 'Adj Close'})
-        frames[t] = d.set_index(pd.DatetimeIndex(d.pop('Date'), name='Date'))[cols]
-    return frames
+    indices = {'^GSPC': arch.data.sp500.load()[cols], '^IXIC': arch.data.nasdaq.load()[cols]}
+    return indices | read_corpus(None if corpus else OFFLINE_STOCKS)
 
-def write_offline(data_dir=DATA_DIR) -> list[Path]:
-    "Write the embedded real daily series to `data_dir` as yfinance-style flat CSVs."
-    return [_write_csv(t, df, data_dir) for t, df in _offline_frames().items()]
+def write_offline(data_dir=DATA_DIR, corpus: bool = False) -> list[Path]:
+    """Write the embedded real daily series to `data_dir` as flat CSVs: the S&P 500 and NASDAQ indices and the four
+    stocks of OFFLINE_STOCKS, or with `corpus` every stock of the S&P 500 corpus."""
+    return [_write_csv(t, df, data_dir) for t, df in _offline_frames(corpus).items()]
 
 def _online(host='query2.finance.yahoo.com') -> bool:
     import socket

@@ -106,7 +106,7 @@ def download_tickers(tickers, fetcher, start: str, end=None, data_dir=DATA_DIR, 
 
 # %% ../nbs/00f_universe.ipynb #1b2ee494
 def fetch(*,
-          offline: bool = False,        # write the embedded real series: S&P 500, NASDAQ (arch) and AAPL, IBM, MSFT, GOOG (bokeh_sampledata)
+          offline: bool = False,        # write the embedded real series: the S&P 500 and NASDAQ indices (arch) and 504 S&P 500 stocks, 1999-2021 (the shipped corpus)
           tickers: list | None = None,  # Yahoo Finance tickers to download, e.g. BTC-USD ETH-USD ^GSPC
           universe: str | None = None,  # a shipped list of tickers: cross-asset (about 30 instruments) or us-large-caps (100 stocks)
           tickers_file=None,            # a text file of tickers, one per line (# comments)
@@ -123,7 +123,10 @@ def fetch(*,
     need(offline or names, "nothing to do: pass --offline (embedded real data), --tickers T [T ...], --universe NAME or --tickers-file FILE")
     need(fetcher or not names or _online(), "no network: cannot reach Yahoo Finance to download " + ' '.join(names[:5])
          + (' ...' if len(names) > 5 else '') + "; use `mqc data --offline` for the embedded real data")
-    paths = write_offline(data_dir) if offline else []
+    paths = write_offline(data_dir, corpus=True) if offline else []
+    if paths and progress:
+        candles = sum(p.read_bytes().count(b'\n') - 1 for p in paths)   # the header is one line of each file
+        print(f"{len(paths)} offline assets ({candles:,} candles) in {data_dir}")
     if not names: return paths
     got, failed = download_tickers(names, fetcher or yahoo, start, end, data_dir, update, allow_jumps, progress)
     need(got, f"no ticker could be downloaded: {'; '.join(list(failed.values())[:3])}" + (' ...' if len(failed) > 3 else ''))

@@ -91,7 +91,7 @@ def check(name, args, files, root: Path) -> dict:
         if not re.search(rf"(wrote|replaced) {re.escape(f)}\b", said): problems.append(f"does not say it wrote {f}")
         if why := loads(root/f): problems.append(f"{f} does not load ({why})")
     if name == 'data --offline':
-        m = re.search(r'(\d[\d,]*) assets?', said)
+        m = re.search(r'(\d[\d,]*) (?:offline )?assets', said)
         n = len(list((root/'offline').glob('*_1d.csv')))
         if not m or int(m[1].replace(',', '')) != n: problems.append(f"does not say how many assets it wrote ({n} files)")
     return dict(name=name, command='mqc ' + ' '.join(args), rc=p.returncode, seconds=round(time.time() - t, 1),

@@ -1,0 +1,90 @@
+"""Stage 1 at several model sizes and corpus fractions, in the spirit of nanochat's scaling runs, judged on validation days.
+
+    python tools/scaling.py --data-dir data --tokenizer models/tokenizer_model.pt [--fractions 0.1 0.3 1] \
+        [--sizes 2x64 4x128 4x256] [--tokens 3e6] [--out nbs/results/scaling.csv] [--threads 1]
+
+Each run pretrains a GPT (`n_layer`x`d_model`) with `mqc stage1`'s own function on a seeded sample of the stocks (the
+indices always in) for the same number of training tokens (so a small fraction is seen for more epochs), then scores
+the kept checkpoint on one fixed validation set: the validation days (never a test day) of every asset of the
+smallest fraction's sample, with the unigram of that fraction's training days beside it. One row per run goes to
+`--out` as it finishes (a stopped sweep keeps what it measured). The tokenizer is the one given, fitted once on the
+training days of the whole corpus.
+"""
+import argparse, math, os, shutil, sys, tempfile, time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from microchat.data import data_files, load_ohlcv
+from microchat.loop import evaluate_lm, scoring_windows
+from microchat.checkpoint import load_checkpoint
+from microchat.pretrain import pretrain, split_streams, unigram_baseline
+from microchat.tokenizer import Tokenizer, token_streams
+
+INDICES = ('^GSPC', '^IXIC')
+
+
+def sample_assets(files: dict, fraction: float, seed: int = 0) -> list:
+    "A seeded sample of `fraction` of the non-index assets (nested: a smaller fraction is a subset of a larger), plus the indices."
+    others = sorted(t for t in files if t not in INDICES)
+    order = np.random.default_rng(seed).permutation(len(others))
+    return [t for t in INDICES if t in files] + sorted(others[i] for i in order[:max(1, round(fraction * len(others)))])
+
+
+def linked_dir(files: dict, tickers: list, root: Path) -> Path:
+    "A data folder holding links to the CSVs of `tickers` only."
+    d = root/f"data_{len(tickers)}"
+    d.mkdir(parents=True, exist_ok=True)
+    for t in tickers:
+        if not (d/files[t].name).exists(): os.symlink(files[t].resolve(), d/files[t].name)
+    return d
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--data-dir', default='data'); ap.add_argument('--tokenizer', default='models/tokenizer_model.pt')
+    ap.add_argument('--fractions', nargs='+', type=float, default=[0.1, 0.3, 1.0])
+    ap.add_argument('--sizes', nargs='+', default=['2x64', '4x128', '4x256'], help='n_layer x d_model')
+    ap.add_argument('--tokens', type=float, default=3e6, help='training tokens per run')
+    ap.add_argument('--seq-len', type=int, default=256); ap.add_argument('--batch', type=int, default=32)
+    ap.add_argument('--out', default='nbs/results/scaling.csv'); ap.add_argument('--threads', type=int, default=1)
+    ap.add_argument('--seed', type=int, default=0)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    files, tok = data_files(a.data_dir), Tokenizer.load(a.tokenizer)
+    samples = {f: sample_assets(files, f, a.seed) for f in sorted(a.fractions)}
+    frames = {t: load_ohlcv(files[t]) for t in samples[max(samples)]}
+    parts = split_streams(tok, token_streams(tok, frames))
+    val_assets = samples[min(samples)]
+    val = scoring_windows([parts['val'][t] for t in val_assets if len(parts['val'][t]) > 1], a.seq_len)
+    rows, done = [], pd.read_csv(a.out) if Path(a.out).exists() else pd.DataFrame()
+    root = Path(tempfile.mkdtemp(prefix='scaling-'))
+    try:
+        for frac, tickers in samples.items():
+            train_tokens = sum(len(parts['train'][t]) for t in tickers)
+            unigram = unigram_baseline([parts['train'][t] for t in tickers], tok.vocab_size)([parts['val'][t] for t in val_assets])
+            data_dir = linked_dir(files, tickers, root)
+            for size in a.sizes:
+                n_layer, d_model = map(int, size.split('x'))
+                if len(done) and ((done.fraction == frac) & (done['size'] == size)).any(): continue
+                windows = sum(max(0, (len(parts['train'][t]) - a.seq_len - 1) // (a.seq_len // 2) + 1) for t in tickers)
+                epochs = a.tokens / (windows * a.seq_len)
+                out, t0 = root/f"{size}_{frac}.pt", time.time()
+                pretrain(data_dir=data_dir, tokenizer_path=a.tokenizer, out=out, epochs=epochs, batch=a.batch, seq_len=a.seq_len,
+                         n_layer=n_layer, n_head=max(1, d_model // 32), d_model=d_model, seed=a.seed, device='cpu', progress=False)
+                model, _ = load_checkpoint(out, tok.hash, 'cpu', a.tokenizer)
+                params = sum(p.numel() for p in model.parameters())
+                row = dict(fraction=frac, assets=len(tickers), train_tokens=train_tokens, size=size, params=params,
+                           epochs=round(epochs, 2), val_ce=round(evaluate_lm(model, *val), 4), unigram_val_ce=round(unigram, 4),
+                           seconds=round(time.time() - t0))
+                print(row, flush=True)
+                rows.append(row)
+                pd.concat([done, pd.DataFrame(rows)]).to_csv(a.out, index=False)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == '__main__':
+    main()

@@ -15,13 +15,13 @@ from scipy.special import gammaln
 from .data import atomic_write
 
 # %% auto #0
-__all__ = ['SQRT_2_OVER_PI', 'PARKINSON', 'HAR_WINDOWS', 'T_DOF_GRID', 'TOUCH_SIGMAS', 'MIN_HISTORY', 'BASELINE_MAKERS',
-           'BASELINES', 'STYLES', 'EvalError', 'log_returns', 'training_returns', 'random_walk', 'bootstrap', 'garch',
-           'skewt_draws', 'arch_paths', 'gjr_garch', 'egarch', 'range_variance', 't_dof', 'har_fit', 'har_range',
-           'crps_samples', 'score', 'rolling_origins', 'forecast_at', 'make_baseline', 'scores_by_horizon', 'summarize',
-           'evaluate', 'newey_west_var', 'dm_test', 'best_baselines', 'vs_best_baseline', 'crps_by_group',
-           'to_markdown', 'save_report', 'trading_calendar', 'future_dates', 'plot_fan', 'plot_calibration',
-           'plot_reliability', 'plot_crps_by_horizon']
+__all__ = ['SQRT_2_OVER_PI', 'VARIANCE_CAP', 'PARKINSON', 'HAR_WINDOWS', 'T_DOF_GRID', 'TOUCH_SIGMAS', 'MIN_HISTORY',
+           'BASELINE_MAKERS', 'BASELINES', 'STYLES', 'EvalError', 'log_returns', 'training_returns', 'random_walk',
+           'bootstrap', 'garch', 'skewt_draws', 'arch_paths', 'gjr_garch', 'egarch', 'range_variance', 't_dof',
+           'har_fit', 'har_range', 'crps_samples', 'score', 'rolling_origins', 'forecast_at', 'make_baseline',
+           'scores_by_horizon', 'summarize', 'evaluate', 'newey_west_var', 'dm_test', 'best_baselines',
+           'vs_best_baseline', 'crps_by_group', 'to_markdown', 'save_report', 'trading_calendar', 'future_dates',
+           'plot_fan', 'plot_calibration', 'plot_reliability', 'plot_crps_by_horizon']
 
 # %% ../nbs/03a_evaluate.ipynb #7a3eee5c
 class EvalError(ValueError):
@@ -103,6 +103,8 @@ def _shocks(res, size, rng) -> np.ndarray:
     if type(res.model.distribution).__name__ == 'SkewStudent': return skewt_draws(p['eta'], p['lambda'], size, rng)
     return rng.standard_t(p['nu'], size) * math.sqrt((p['nu'] - 2) / p['nu'])
 
+VARIANCE_CAP = 25   # x the largest fitted daily variance (5x its volatility): the most a simulated day may have
+
 def arch_paths(res, horizon: int, n_paths: int, rng) -> np.ndarray:
     """Simulated returns [n_paths, horizon] after the last day of the arch fit `res`, in its units: a vectorised recursion
     from that day's return, residual and variance. Mean: constant or AR(1); variance: GARCH, GJR-GARCH or EGARCH(1,1)."""
@@ -113,14 +115,17 @@ def arch_paths(res, horizon: int, n_paths: int, rng) -> np.ndarray:
     def next_var(e, var):   # the next day's variance after a residual e on a day of variance var
         if egarch: return np.exp(omega + alpha * (np.abs(e) / np.sqrt(var) - SQRT_2_OVER_PI) + gamma * e / np.sqrt(var) + beta * np.log(var))
         return omega + (alpha + gamma * (e < 0)) * e ** 2 + beta * var
+    # a variance beyond VARIANCE_CAP times the largest one fitted is the recursion exploding (EGARCH's log variance
+    # compounds fat-tailed shocks: on 100 stocks' test days pooled CRPS went to ~1000), not a forecast
+    cap = VARIANCE_CAP * float(np.max(res.conditional_volatility ** 2))
     z = _shocks(res, (horizon, n_paths), rng)
     y = np.full(n_paths, float(np.asarray(res.model.y)[-1]))
-    var = np.full(n_paths, next_var(res.resid[-1], res.conditional_volatility[-1] ** 2))
+    var = np.full(n_paths, min(next_var(res.resid[-1], res.conditional_volatility[-1] ** 2), cap))
     out = np.empty((horizon, n_paths))
     for h in range(horizon):
         e = np.sqrt(var) * z[h]
         out[h] = y = mu + phi * y + e
-        var = next_var(e, var)
+        var = np.minimum(next_var(e, var), cap)
     return out.T
 
 def _fit_arch(model, warm, stats):

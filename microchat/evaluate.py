@@ -117,7 +117,7 @@ def arch_paths(res, horizon: int, n_paths: int, rng) -> np.ndarray:
         return omega + (alpha + gamma * (e < 0)) * e ** 2 + beta * var
     # a variance beyond VARIANCE_CAP times the largest one fitted is the recursion exploding (EGARCH's log variance
     # compounds fat-tailed shocks: on 100 stocks' test days pooled CRPS went to ~1000), not a forecast
-    cap = VARIANCE_CAP * float(np.max(res.conditional_volatility ** 2))
+    cap = VARIANCE_CAP * float(np.nanmax(res.conditional_volatility ** 2))   # an AR mean leaves the first day NaN
     z = _shocks(res, (horizon, n_paths), rng)
     y = np.full(n_paths, float(np.asarray(res.model.y)[-1]))
     var = np.full(n_paths, min(next_var(res.resid[-1], res.conditional_volatility[-1] ** 2), cap))

@@ -6,7 +6,7 @@
 Each run pretrains a GPT (`n_layer`x`d_model`) with `mqc stage1`'s own function on a seeded sample of the stocks (the
 indices always in) for the same number of training tokens (so a small fraction is seen for more epochs), then scores
 the kept checkpoint on one fixed validation set: the validation days (never a test day) of every asset of the
-smallest fraction's sample, with the unigram of that fraction's training days beside it. One row per run goes to
+`--val-fraction` sample, with the unigram of each run's training days beside it. One row per run goes to
 `--out` as it finishes (a stopped sweep keeps what it measured). The tokenizer is the one given, fitted once on the
 training days of the whole corpus.
 """
@@ -51,13 +51,14 @@ def main():
     ap.add_argument('--seq-len', type=int, default=256); ap.add_argument('--batch', type=int, default=32)
     ap.add_argument('--out', default='nbs/results/scaling.csv'); ap.add_argument('--threads', type=int, default=1)
     ap.add_argument('--seed', type=int, default=0)
+    ap.add_argument('--val-fraction', type=float, default=0.1, help='the sample whose validation days score every run')
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     files, tok = data_files(a.data_dir), Tokenizer.load(a.tokenizer)
     samples = {f: sample_assets(files, f, a.seed) for f in sorted(a.fractions)}
-    frames = {t: load_ohlcv(files[t]) for t in samples[max(samples)]}
+    val_assets = sample_assets(files, a.val_fraction, a.seed)
+    frames = {t: load_ohlcv(files[t]) for t in sorted(set(samples[max(samples)]) | set(val_assets))}
     parts = split_streams(tok, token_streams(tok, frames))
-    val_assets = samples[min(samples)]
     val = scoring_windows([parts['val'][t] for t in val_assets if len(parts['val'][t]) > 1], a.seq_len)
     rows, done = [], pd.read_csv(a.out) if Path(a.out).exists() else pd.DataFrame()
     root = Path(tempfile.mkdtemp(prefix='scaling-'))
@@ -71,12 +72,13 @@ def main():
                 if len(done) and ((done.fraction == frac) & (done['size'] == size)).any(): continue
                 windows = sum(max(0, (len(parts['train'][t]) - a.seq_len - 1) // (a.seq_len // 2) + 1) for t in tickers)
                 epochs = a.tokens / (windows * a.seq_len)
+                eval_every = max(1, math.ceil(epochs * windows / a.batch) // 4)   # 4 validations: on the whole corpus one costs as much as many steps
                 out, t0 = root/f"{size}_{frac}.pt", time.time()
                 pretrain(data_dir=data_dir, tokenizer_path=a.tokenizer, out=out, epochs=epochs, batch=a.batch, seq_len=a.seq_len,
-                         n_layer=n_layer, n_head=max(1, d_model // 32), d_model=d_model, seed=a.seed, device='cpu', progress=False)
+                         n_layer=n_layer, n_head=max(1, d_model // 32), d_model=d_model, eval_every=eval_every, seed=a.seed, device='cpu', progress=False)
                 model, _ = load_checkpoint(out, tok.hash, 'cpu', a.tokenizer)
                 params = sum(p.numel() for p in model.parameters())
-                row = dict(fraction=frac, assets=len(tickers), train_tokens=train_tokens, size=size, params=params,
+                row = dict(fraction=frac, val_assets=len(val_assets), assets=len(tickers), train_tokens=train_tokens, size=size, params=params,
                            epochs=round(epochs, 2), val_ce=round(evaluate_lm(model, *val), 4), unigram_val_ce=round(unigram, 4),
                            seconds=round(time.time() - t0))
                 print(row, flush=True)

@@ -13,8 +13,8 @@ import matplotlib.pyplot as plt
 from .data import DATA_DIR, atomic_write, history_until, load_asset, need, save_torch
 from .model import pick_device, sample
 from .tokenizer import TOKENIZER_PATH, Tokenizer, trailing_var
-from .checkpoint import checkpoint_lock, load_checkpoint, read_checkpoint
-from .loop import need_memory, sample_bytes
+from .checkpoint import load_checkpoint, read_checkpoint
+from .files import need_memory, sample_bytes, write_lock
 from .evaluate import crps_samples, future_dates, plot_fan, rolling_origins
 
 # %% auto #0
@@ -222,7 +222,7 @@ def calibrate(*,
     fc = Forecaster.load(in_path, tokenizer_path, device)
     name, df = load_asset(asset or fc.info.get('asset'), csv, data_dir, allow_jumps)
     cal = dict(fit_calibration(fc, df, fc.tokenizer.split, step, n_paths=paths, seed=seed), asset=name)
-    with checkpoint_lock(in_path):   # the file as it is now, rewritten with its calibration; one writer at a time
+    with write_lock(in_path):   # the file as it is now, rewritten with its calibration; one writer at a time
         ckpt = read_checkpoint(in_path)
         ckpt['extra']['calibration'] = cal
         save_torch(in_path, ckpt)

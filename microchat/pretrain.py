@@ -14,8 +14,9 @@ from .data import DATA_DIR, DataError, atomic_write, load_assets, need
 from .model import GPT, GPTConfig
 from .tokenizer import TOKENIZER_PATH, Tokenizer, token_streams
 from .checkpoint import load_checkpoint, need_resumable, stage_path
-from .loop import (batch_for_step, cleanup_ddp, evaluate_lm, lm_windows, need_memory, report_markdown,
-                            scoring_windows, setup_ddp, train_bytes, train_lm, window_batches)
+from .loop import (batch_for_step, cleanup_ddp, evaluate_lm, lm_windows, report_markdown, scoring_windows,
+                            setup_ddp, train_lm, window_batches)
+from .files import need_memory, train_bytes
 
 # %% auto #0
 __all__ = ['unigram_baseline', 'bigram_baseline', 'lm_report', 'split_streams', 'pretrain']

@@ -16,9 +16,10 @@ from .data import DATA_DIR, asset_stream, atomic_write, load_asset, need, need_t
 from .evaluate import crps_samples, training_returns
 from .model import logprobs, pick_device, sample
 from .tokenizer import TOKENIZER_PATH, Tokenizer, trailing_var
-from .checkpoint import (checkpoint_lock, file_sha, last_path, load_checkpoint, need_resumable, read_checkpoint,
+from .checkpoint import (file_sha, last_path, load_checkpoint, need_resumable, read_checkpoint,
                                   save_checkpoint, stage_path, trained_asset)
-from .loop import need_memory, report_markdown, train_bytes
+from .loop import report_markdown
+from .files import need_memory, train_bytes, write_lock
 
 # %% auto #0
 __all__ = ['REWARDS', 'Episodes', 'AssetEpisodes', 'reward', 'token_acc', 'return_mse', 'crps', 'group_advantages',
@@ -207,7 +208,7 @@ def rl(*,
     def save_last(step):   # the whole state after `step`: weights, optimiser, episode sampler, history, best so far
         save_checkpoint(last_path(out), model, tok.hash, step, opt, dict(extra, episode_rng=rng.bit_generator.state, best=best))
 
-    with checkpoint_lock(out):   # one writer of `out` at a time
+    with write_lock(out):   # one writer of `out` at a time
         t0, start = time.perf_counter(), 0
         if resume:   # go on exactly: the episodes and sampling seeds of the remaining steps follow from the saved state
             ck = read_checkpoint(last_path(out), tok.hash, device, tokenizer_path, stage='rl')

@@ -13,7 +13,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
-from .data import DATA_DIR, PRICES, Split, load_assets, make_split, misplaced, save_torch
+from .data import DATA_DIR, PRICES, Split, load_assets, make_split, misplaced
+from .files import save_torch
 
 # %% auto #0
 __all__ = ['FEATURES', 'VOCAB_SIZE', 'HALFLIFE', 'DECAY', 'MIN_VAR', 'TOKENIZER_PATH', 'CLIP', 'TokenizerError',

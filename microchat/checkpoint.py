@@ -11,14 +11,14 @@ import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
 from .data import asset_slug, misplaced
-from .files import need_input, save_torch
+from .files import claim, need_input, save_torch
 from .model import GPT, GPTConfig
 from .tokenizer import TOKENIZER_PATH
 
 # %% auto #0
-__all__ = ['STAGES', 'CHECKPOINTS', 'Stage', 'stage_path', 'last_path', 'CheckpointError', 'unwrap', 'rng_state', 'set_rng_state',
-           'content_sha', 'save_checkpoint', 'read_checkpoint', 'load_checkpoint', 'trained_asset', 'file_sha',
-           'need_resumable']
+__all__ = ['STAGES', 'CHECKPOINTS', 'Stage', 'stage_path', 'last_path', 'claim_stage', 'CheckpointError', 'unwrap', 'rng_state',
+           'set_rng_state', 'content_sha', 'save_checkpoint', 'read_checkpoint', 'load_checkpoint', 'trained_asset',
+           'file_sha', 'need_resumable']
 
 # %% ../nbs/00d_checkpoint.ipynb #151dc429
 @dataclass(frozen=True)
@@ -43,6 +43,15 @@ def last_path(out_path) -> Path:
     "Where the latest full training state lives, next to the best checkpoint: sft_gspc.pt -> sft_gspc.last.pt."
     out_path = Path(out_path)
     return out_path.with_name(f"{out_path.stem}.last{out_path.suffix}")
+
+def claim_stage(out, inputs=(), asset: str | None = None, lock: bool = True) -> Path:
+    """Claim (`files.claim`, before any work) every file a stage writes for checkpoint `out`: the checkpoint, its
+    `.last.pt` and its report (`.report.csv`, `.report.md`); `inputs` are the run's input files, `asset` its asset."""
+    out = Path(out)
+    for path, kind in [(out, 'checkpoint'), (last_path(out), 'checkpoint'), (out.with_suffix('.report.csv'), 'csv'),
+                       (out.with_suffix('.report.md'), 'text')]:
+        claim(path, kind, inputs, asset, lock=lock)
+    return out
 
 # %% ../nbs/00d_checkpoint.ipynb #7e7eaea5
 class CheckpointError(Exception):

@@ -1,6 +1,8 @@
 """Hostile input against the real `mqc` command line: the cases of issue #15 and the earlier ones of the notebooks'
-tests (malformed CSVs, foreign and malicious checkpoints), each run in a fresh copy of a tiny project (synthetic
-candles, a tokenizer and a stage-1 checkpoint from `microchat.testing.tiny_pipeline`).
+tests (malformed CSVs, foreign and malicious checkpoints), and those of issue #23 by theme (outputs, locks, signals,
+flag ranges, memory, content hashes, kinds of input, NaN), each run in a fresh copy of a tiny project (synthetic
+candles, a tokenizer and a stage-1 checkpoint from `microchat.testing.tiny_pipeline`). The closing note lists each
+mechanism (chapter 00g, microchat/files.py, unless named) with the cases that check it.
 
     python tools/hostile.py [--json FILE] [CASE ...]      # from anywhere, venv active; PYTHONPATH picks the microchat tested
 
@@ -344,6 +346,26 @@ def cases() -> list:
     ]
 
 
+MECHANISMS = {   # the mechanism (microchat/files.py unless named) -> the cases that check it (the other cases are the earlier issues')
+    'outputs claimed before any work: claim, claim_stage (checkpoint.py), need_ticker and asset_slug (data.py)': [
+        'out-is-input', 'png-over-checkpoint', 'png-over-tokenizer', 'out-over-tokenizer', 'out-over-csv', 'out-is-folder',
+        'eval-out-is-file', 'tokenizer-over-checkpoint', 'ticker-escapes', 'ticker-absolute', 'slugs-unique', 'out-holds-other-asset'],
+    'one writer per file: write_lock, held by every claim for the whole run': ['second-writer', 'second-writer-stage2'],
+    'writes that survive: atomic_write, terminating_cleanly (SIGTERM as Ctrl-C), the tokenizer kept beside its successor (tokenize)': [
+        'signals-clean-up', 'tokenize-keeps-old', 'full-disk-checkpoint', 'full-disk-csv', 'read-only-folder'],
+    'flag ranges declared in the signature: Range, guarded (the CLI and the Python API)': [
+        'paths-1-eval', 'paths-1-calibrate', 'paths-1-forecast', 'paths-1-python', 'stride-above-seq-len', 'seq-len-1',
+        'temperature-tiny', 'duplicate-horizons', 'tokenize-steps-20', 'group-size-1'],
+    'memory bounds for every size flag: need_memory': ['paths-1e8', 'batch-1e8-stage1', 'batch-1e8-stage2', 'paths-1e8-eval',
+                                                       'paths-1e8-calibrate', 'batch-1e10-tokenize'],
+    'checkpoints carry a content hash: content_sha (checkpoint.py)': ['flipped-bits'],
+    'inputs checked for kind before they are opened: need_input, need_folder': [
+        'in-fifo', 'csv-fifo', 'tokenizer-fifo', 'in-folder', 'in-dev-zero', 'data-dir-is-file', 'broken-link-in-data'],
+    'no NaN stored or reported: need_finite, finite weights on save and load (checkpoint.py)': [
+        'nan-weights-forecast', 'nan-weights-eval', 'nan-weights-calibrate', 'nan-weights-stage2'],
+}
+
+
 def leftovers(work: Path) -> list:
     "Temporary files a failed write left behind."
     return [str(p.relative_to(work)) for p in work.rglob('*') if p.name.endswith('.tmp')]
@@ -372,6 +394,11 @@ def main():
     finally:
         subprocess.run(['umount', '-l', *map(str, scratch.glob('*/full')), *map(str, scratch.glob('*/ro'))], capture_output=True)
         shutil.rmtree(scratch, ignore_errors=True)
+    status = {r['name']: r['status'] for r in results}
+    print('\nmechanisms and the cases that check them:')
+    for mechanism, names in MECHANISMS.items():
+        ran = [n for n in names if n in status]
+        if ran: print(f"  {mechanism}: {sum(status[n] == 'PASS' for n in ran)}/{len(ran)} pass ({', '.join(ran)})")
     n = {s: sum(r['status'] == s for r in results) for s in ('PASS', 'FAIL', 'PENDING')}
     print(f"{n['PASS']} passed, {n['FAIL']} failed" + (f", {n['PENDING']} pending changes in chapters owned elsewhere" if n['PENDING'] else ''))
     if a.json: Path(a.json).write_text(json.dumps(results, indent=1))

@@ -9,9 +9,9 @@ from pathlib import Path
 import pandas as pd
 import torch
 from fastcore.docments import docments
-from .data import (DATA_DIR, DEFAULT_ASSET, MAX_LOG_RETURN, DataError, asset_slug, data_files, parse_date,
+from .data import (DATA_DIR, DEFAULT_ASSET, MAX_LOG_RETURN, asset_slug, data_files, parse_date,
                             write_offline)
-from .files import one_run, ranges, recording_writes
+from .files import DataError, one_run, ranges, recording_writes
 from .universe import fetch
 from .tokenizer import TOKENIZER_PATH, TokenizerError, tokenize
 from .model import PRECISIONS, pick_threads, precision

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from .files import (CHECKPOINT_KEYS, TOKENIZER_KEYS, DataError, atomic_write, need, need_folder, need_input,
-                            recording_writes, save_torch, torch_contents)
+                            torch_contents)
 
 # %% auto #0
 __all__ = ['DATA_DIR', 'PRICES', 'MIN_ROWS', 'MAX_LOG_RETURN', 'ALLOW_JUMPS_ENV', 'DATE_FORMATS', 'CORPUS', 'CORPUS_SECTORS',

@@ -8,9 +8,9 @@ import math
 from pathlib import Path
 import pandas as pd
 from typing import Annotated
-from .data import DATA_DIR, asset_stream, load_asset, need, need_training_days
+from .data import DATA_DIR, asset_stream, load_asset, need_training_days
 from .tokenizer import TOKENIZER_PATH, Tokenizer
-from .files import Range, guarded
+from .files import Range, guarded, need
 from .checkpoint import claim_stage, load_checkpoint, need_resumable, stage_path
 from .loop import (cleanup_ddp, evaluate_lm, lm_windows, scoring_windows, setup_ddp, stage_report,
                             train_windows, window_batches)

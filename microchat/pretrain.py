@@ -103,8 +103,8 @@ def pretrain(*,
     if resume: need_resumable(out, 'pretrain')
     rank, world, device = setup_ddp(device)
     try:
+        tok = Tokenizer.load(tokenizer_path)   # first: a checkpoint given as --tokenizer is named as such
         claim_stage(out, [tokenizer_path], lock=rank == 0)
-        tok = Tokenizer.load(tokenizer_path)
         cfg = GPTConfig(vocab_size=tok.vocab_size, n_layer=n_layer, n_head=n_head, d_model=d_model, seq_len=seq_len)
         need_memory(train_bytes(cfg, batch // world), device, f"--batch {batch}", "lower --batch")
         parts = split_streams(tok, token_streams(tok, load_assets(data_dir, allow_jumps)))

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from typing import Annotated
-from .data import DATA_DIR, asset_stream, load_asset, load_assets, need, need_training_days
+from .data import DATA_DIR, asset_stream, load_asset, load_assets, need_training_days
 from .tokenizer import TOKENIZER_PATH, Tokenizer
-from .files import Range, guarded
+from .files import Range, guarded, need
 from .checkpoint import claim_stage, load_checkpoint, need_resumable, stage_path, trained_asset
 from .loop import cleanup_ddp, evaluate_lm, setup_ddp, stage_report, train_windows, window_batches
 

@@ -200,8 +200,7 @@ def nan_weights(work: Path):
 
 SIGNAL_CHILD = """
 import time
-try: from microchat.files import atomic_write
-except ImportError: from microchat.data import atomic_write
+from microchat.files import atomic_write
 def slow(tmp):
     open(tmp, 'w').write('half a file')
     time.sleep(30)

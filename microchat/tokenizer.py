@@ -349,8 +349,8 @@ def tokenizer_quality(tok: Tokenizer, frames: dict, kmeans_iters=30, seed=0) -> 
 def tokenize(*,
              data_dir=DATA_DIR, allow_jumps: bool = False,
              out=TOKENIZER_PATH,          # where to write the tokenizer
-             steps: Annotated[int, Range(40)] = 3000,   # VQ-VAE training steps (at least 40: the learning rate warms up over the first 5%)
-             batch: Annotated[int, Range(1)] = 2048,           # candles per step
+             steps: Annotated[int, Range(40)] = 3000,  # VQ-VAE training steps (at least 40: the learning rate warms up over the first 5%)
+             batch: Annotated[int, Range(1)] = 2048,   # candles per step
              eval_ticker: str | None = None,  # asset whose last 25% of days set the val/test cut-offs (default BTC-USD, else ^GSPC)
              seed: int = 0, progress: bool = True,
             ) -> tuple[Tokenizer, pd.DataFrame]:

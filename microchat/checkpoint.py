@@ -4,21 +4,21 @@
 
 # %% ../nbs/00d_checkpoint.ipynb #41bc1dea
 from __future__ import annotations
-import fcntl, hashlib, os, random, warnings
-from contextlib import contextmanager
+import hashlib, json, random, warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
-from .data import asset_slug, misplaced, save_torch
+from .data import asset_slug, misplaced
+from .files import claim, need_input, save_torch
 from .model import GPT, GPTConfig
 from .tokenizer import TOKENIZER_PATH
 
 # %% auto #0
-__all__ = ['STAGES', 'CHECKPOINTS', 'Stage', 'stage_path', 'last_path', 'CheckpointError', 'unwrap', 'rng_state', 'set_rng_state',
-           'save_checkpoint', 'read_checkpoint', 'load_checkpoint', 'trained_asset', 'checkpoint_lock', 'file_sha',
-           'need_resumable']
+__all__ = ['STAGES', 'CHECKPOINTS', 'Stage', 'stage_path', 'last_path', 'claim_stage', 'CheckpointError', 'unwrap', 'rng_state',
+           'set_rng_state', 'content_sha', 'save_checkpoint', 'read_checkpoint', 'load_checkpoint', 'trained_asset',
+           'file_sha', 'need_resumable']
 
 # %% ../nbs/00d_checkpoint.ipynb #151dc429
 @dataclass(frozen=True)
@@ -44,6 +44,15 @@ def last_path(out_path) -> Path:
     out_path = Path(out_path)
     return out_path.with_name(f"{out_path.stem}.last{out_path.suffix}")
 
+def claim_stage(out, inputs=(), asset: str | None = None, lock: bool = True) -> Path:
+    """Claim (`files.claim`, before any work) every file a stage writes for checkpoint `out`: the checkpoint, its
+    `.last.pt` and its report (`.report.csv`, `.report.md`); `inputs` are the run's input files, `asset` its asset."""
+    out = Path(out)
+    for path, kind in [(out, 'checkpoint'), (last_path(out), 'checkpoint'), (out.with_suffix('.report.csv'), 'csv'),
+                       (out.with_suffix('.report.md'), 'text')]:
+        claim(path, kind, inputs, asset, lock=lock)
+    return out
+
 # %% ../nbs/00d_checkpoint.ipynb #7e7eaea5
 class CheckpointError(Exception):
     "A checkpoint that is missing, unreadable or does not match the tokenizer, explained in one line with the fix."
@@ -68,12 +77,26 @@ def set_rng_state(state: dict):
     np.random.set_state((kind, np.array(keys, dtype=np.uint32), *rest))
     random.setstate(state['python'])
 
+def content_sha(ckpt: dict) -> str:
+    "The hash of what a checkpoint means: its weights (names, dtypes, shapes and bytes), its config and its tokenizer's hash."
+    h = hashlib.sha256(json.dumps([ckpt['config'], ckpt['tokenizer_hash']], sort_keys=True).encode())
+    for k, t in sorted(ckpt['model'].items()):
+        t = t.detach().cpu().contiguous().reshape(-1)
+        h.update(f"{k}:{t.dtype}:{t.numel()};".encode()); h.update(t.view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()[:16]
+
+def _not_finite(weights: dict) -> list:
+    return [k for k, t in weights.items() if t.is_floating_point() and not torch.isfinite(t).all()]
+
 def save_checkpoint(path, model, tokenizer_hash, step, optimizer=None, extra=None) -> Path:
-    "Write a checkpoint atomically; `extra['stage']` names the stage that wrote it."
+    "Write a checkpoint atomically, with its content hash; `extra['stage']` names the stage that wrote it. Weights that are not finite are refused."
     state = dict(model=unwrap(model).state_dict(), config=asdict(unwrap(model).cfg), tokenizer_hash=tokenizer_hash,
                  step=step, optimizer=optimizer.state_dict() if optimizer is not None else None, rng=rng_state(),
                  extra=extra or {})
-    return save_torch(path, state)
+    if bad := _not_finite(state['model']):
+        raise CheckpointError(f"{path}: not written: {len(bad)} weight tensors are not finite (NaN or inf), e.g. {bad[0]}; "
+                              "the run diverged: lower --lr")
+    return save_torch(path, dict(state, sha=content_sha(state)))
 
 def _made_by(stage) -> str:
     return f"`{STAGES[stage].command}`" if stage in STAGES else "`mqc stage1` .. `mqc stage4`"
@@ -87,13 +110,17 @@ def read_checkpoint(path, tokenizer_hash=None, device='cpu', tokenizer_path=TOKE
     tokenizer at `tokenizer_path`. `stage` (a key of STAGES) is the stage expected to have written it: the messages
     name its command. A tokenizer given as a checkpoint is named as such, with the flag it belongs to."""
     path = Path(path)
-    if not path.exists(): raise CheckpointError(f"checkpoint {path} not found: run {_made_by(stage)} first (or pass --in PATH)")
+    if not (path.exists() or path.is_symlink()): raise CheckpointError(f"checkpoint {path} not found: run {_made_by(stage)} first (or pass --in PATH)")
+    need_input(path, 'checkpoint')
     try:
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')   # torch's two-line warning about foreign pickles would come before our one line
             ckpt = torch.load(path, map_location=device, weights_only=True)
         GPTConfig(**ckpt['config']), ckpt['model'], ckpt['tokenizer_hash']
     except Exception as e: raise CheckpointError(misplaced(path, 'checkpoint') or _unreadable(path, e, stage)) from None
+    if 'sha' in ckpt and ckpt['sha'] != content_sha(ckpt):   # checkpoints written before the hash existed have none
+        raise CheckpointError(f"checkpoint {path} does not match its content hash: its bytes changed after it was written "
+                              f"(a damaged copy or disk); copy it again, or retrain it with {_made_by(stage)}")
     if tokenizer_hash is not None and ckpt['tokenizer_hash'] != tokenizer_hash:
         raise CheckpointError(f"checkpoint {path} was trained with tokenizer {ckpt['tokenizer_hash']}, but "
                               f"{tokenizer_path} is {tokenizer_hash}: retrain it with {_made_by(stage)} or use the matching tokenizer")
@@ -106,6 +133,9 @@ def load_checkpoint(path, tokenizer_hash=None, device='cpu', tokenizer_path=TOKE
         model = GPT(GPTConfig(**ckpt['config']))
         model.load_state_dict(ckpt['model'])
     except Exception as e: raise CheckpointError(_unreadable(path, e, stage)) from None
+    if bad := _not_finite(ckpt['model']):
+        raise CheckpointError(f"checkpoint {path}: {len(bad)} weight tensors are not finite (NaN or inf), e.g. {bad[0]}: "
+                              f"it is no model; retrain it with {_made_by(stage)}")
     return model.to(device), ckpt
 
 def trained_asset(path, stage: str | None = None) -> str | None:
@@ -114,31 +144,6 @@ def trained_asset(path, stage: str | None = None) -> str | None:
     return (read_checkpoint(path, stage=stage).get('extra') or {}).get('asset')
 
 # %% ../nbs/00d_checkpoint.ipynb #8f58ce4e
-@contextmanager
-def checkpoint_lock(out):
-    "Hold an exclusive advisory lock on checkpoint `out` for the duration of the block; a one-line CheckpointError if another process holds it."
-    lock = Path(out).with_name(f".{Path(out).name}.lock")
-    try:
-        lock.parent.mkdir(parents=True, exist_ok=True)
-        while True:
-            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
-            try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = os.pread(fd, 32, 0).decode(errors='replace').strip() or '?'
-                os.close(fd)
-                raise CheckpointError(f"{out} is being written by another run (pid {holder}); wait for it to finish, "
-                                      "or write elsewhere with --out") from None
-            try: same = os.stat(lock).st_ino == os.fstat(fd).st_ino
-            except FileNotFoundError: same = False
-            if same: break
-            os.close(fd)   # the previous holder removed the file between our open and our lock: lock the new one
-        os.ftruncate(fd, 0); os.pwrite(fd, str(os.getpid()).encode(), 0)
-    except OSError as e: raise CheckpointError(f"{lock}: cannot lock ({e.strerror or e}); write elsewhere with --out") from None
-    try: yield
-    finally:
-        lock.unlink(missing_ok=True)
-        os.close(fd)
-
 def file_sha(path) -> str:
     "Short content hash of a file: which checkpoint a run started from or a report scored, even after the file is overwritten."
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]

@@ -9,8 +9,9 @@ from pathlib import Path
 import pandas as pd
 import torch
 from fastcore.docments import docments
-from .data import (DATA_DIR, DEFAULT_ASSET, MAX_LOG_RETURN, DataError, asset_slug, data_files, parse_date,
-                            recording_writes, write_offline)
+from .data import (DATA_DIR, DEFAULT_ASSET, MAX_LOG_RETURN, asset_slug, data_files, parse_date,
+                            write_offline)
+from .files import DataError, one_run, ranges, recording_writes
 from .universe import fetch
 from .tokenizer import TOKENIZER_PATH, TokenizerError, tokenize
 from .model import PRECISIONS, pick_threads, precision
@@ -78,11 +79,12 @@ def add_command(sub, name: str, fn, help: str, torch_flags: bool = True) -> argp
     """A subcommand `name` (summary `help`) that calls `fn` with one flag per keyword parameter of `fn` (see above),
     and `--threads` / `--precision` if `torch_flags` (the commands that run a model)."""
     p = sub.add_parser(name, help=help, description=help)
-    hints, docs = typing.get_type_hints(fn), docments(fn)
+    hints, docs, valid = typing.get_type_hints(fn), docments(fn), ranges(fn)
     for par in inspect.signature(fn).parameters.values():
         if par.name in _HIDDEN: continue
         flag, kind, default = _FLAGS.get(par.name, '--' + par.name.replace('_', '-')), _kind(hints.get(par.name, str)), par.default
-        kw = dict(dest=par.name, help=(docs.get(par.name) or COMMON_HELP.get(par.name, '')).replace('%', '%%'))   # argparse formats help with %
+        text = (docs.get(par.name) or COMMON_HELP.get(par.name, '')) + (f' [{valid[par.name]}]' if par.name in valid else '')   # the declared range
+        kw = dict(dest=par.name, help=text.replace('%', '%%'))   # argparse formats help with %
         if kind is not bool: kw['metavar'] = flag[2:].upper()
         if default is inspect.Parameter.empty: kw['required'] = True
         else: kw['default'] = default
@@ -215,7 +217,7 @@ def main(argv=None) -> int:
         torch.set_num_threads(threads)
         if command == 'pipeline': print(f"torch threads: {threads} ({note})")
     try:
-        with warnings.catch_warnings(), precision(a.pop('precision', 'auto')), recording_writes() as writes:
+        with one_run(), warnings.catch_warnings(), precision(a.pop('precision', 'auto')), recording_writes() as writes:
             warnings.showwarning = _warn   # a data warning is one line too
             result = fn(**a)
             if show: show(result)

@@ -4,31 +4,23 @@
 
 # %% ../nbs/00a_data.ipynb #adcd5e4e
 from __future__ import annotations
-import importlib.resources, io, lzma, os, re, uuid, warnings
-from contextlib import contextmanager
-from contextvars import ContextVar
+import importlib.resources, io, lzma, os, re, warnings
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 import pandas as pd
+from .files import (CHECKPOINT_KEYS, TOKENIZER_KEYS, DataError, atomic_write, need, need_folder, need_input,
+                            torch_contents)
 
 # %% auto #0
 __all__ = ['DATA_DIR', 'PRICES', 'MIN_ROWS', 'MAX_LOG_RETURN', 'ALLOW_JUMPS_ENV', 'DATE_FORMATS', 'CORPUS', 'CORPUS_SECTORS',
-           'CORPUS_SOURCE', 'CORPUS_COMMIT', 'CORPUS_JUMP', 'OFFLINE_STOCKS', 'DEFAULT_ASSET', 'DataError', 'need',
-           'repo_root', 'recording_writes', 'atomic_write', 'save_torch', 'stale_opens', 'listing', 'load_ohlcv',
-           'csv_name', 'data_files', 'load_assets', 'find_asset', 'asset_slug', 'package_file', 'encode_corpus',
-           'decode_corpus', 'read_corpus', 'corpus_sectors', 'clean_adjustments', 'write_offline', 'yahoo', 'Split',
-           'eval_ticker', 'make_split', 'load_asset', 'asset_stream', 'parse_date', 'history_until',
-           'need_training_days', 'misplaced']
+           'CORPUS_SOURCE', 'CORPUS_COMMIT', 'CORPUS_JUMP', 'OFFLINE_STOCKS', 'DEFAULT_ASSET', 'repo_root',
+           'stale_opens', 'listing', 'load_ohlcv', 'need_ticker', 'csv_name', 'data_files', 'load_assets', 'find_asset',
+           'asset_slug', 'package_file', 'encode_corpus', 'decode_corpus', 'read_corpus', 'corpus_sectors',
+           'clean_adjustments', 'write_offline', 'yahoo', 'Split', 'eval_ticker', 'make_split', 'load_asset',
+           'asset_stream', 'parse_date', 'history_until', 'need_training_days', 'misplaced']
 
 # %% ../nbs/00a_data.ipynb #7eb1b234
-class DataError(ValueError):
-    "A problem with input data, explained in one line (file, place, problem, fix)."
-
-def need(cond, msg: str):
-    "Raise DataError(msg) unless `cond`: every check of user input (files, flag values) goes through here, so `mqc` reports it in one line."
-    if not cond: raise DataError(msg)
-
 DATA_DIR = 'data'       # where every command looks for and writes candle CSVs
 PRICES = ['Open', 'High', 'Low', 'Close']
 MIN_ROWS = 64  # fewer candles than this cannot fill even one training window
@@ -40,43 +32,6 @@ def repo_root() -> Path:
     for p in [Path.cwd(), *Path.cwd().parents]:
         if (p/'settings.ini').exists() and (p/'microchat').is_dir(): return p
     return Path.cwd()
-
-# %% ../nbs/00a_data.ipynb #81140c60
-_WRITES: ContextVar[dict | None] = ContextVar('writes', default=None)
-
-@contextmanager
-def recording_writes():
-    """Within: every file `atomic_write` writes is recorded in the dict yielded, {path: whether a file was there
-    before its first write} (the command line's `wrote` / `replaced` lines); outside, nothing is recorded."""
-    token = _WRITES.set({})
-    try: yield _WRITES.get()
-    finally: _WRITES.reset(token)
-
-def atomic_write(path, content) -> Path:
-    """Write `content` (str, bytes, or a function that writes to the path it is given) to `path` atomically; on
-    failure the temporary file is removed, the previous file is kept, and the error is a one-line DataError."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if callable(content): content(tmp)
-        elif isinstance(content, bytes): tmp.write_bytes(content)
-        else: tmp.write_text(content)
-        if (writes := _WRITES.get()) is not None: writes.setdefault(path, path.exists())
-        os.replace(tmp, path)
-    except BaseException as e:
-        tmp.unlink(missing_ok=True)
-        if isinstance(e, OSError):
-            raise DataError(f"{path}: cannot write ({e.strerror or e}); free some disk space, or write somewhere else") from None
-        raise
-    return path
-
-def save_torch(path, obj) -> Path:
-    "`torch.save` of `obj` to `path` through `atomic_write`, serialised in memory first: torch reports a full disk as a RuntimeError."
-    import torch   # the data layer needs torch only for the files of the later layers
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    return atomic_write(path, buf.getvalue())
 
 # %% ../nbs/00a_data.ipynb #8934e276
 _ALIASES = {'date': 'Date', 'datetime': 'Date', 'timestamp': 'Date', 'open': 'Open', 'high': 'High',
@@ -219,9 +174,9 @@ def load_ohlcv(path, allow_jumps: bool = False) -> pd.DataFrame:
     """Load daily candles from a yfinance (flat or multi-row header) or plain Date,Open,High,Low,Close CSV; daily moves
     beyond MAX_LOG_RETURN are refused unless `allow_jumps` (or the ALLOW_JUMPS_ENV environment variable)."""
     path = Path(path)
-    if not path.is_file(): raise DataError(f"{path}: file not found (its folder has: {listing(sorted(p.name for p in path.parent.glob('*.csv')))}); `mqc data --offline` writes "
+    if not (path.exists() or path.is_symlink()): raise DataError(f"{path}: file not found (its folder has: {listing(sorted(p.name for p in path.parent.glob('*.csv')))}); `mqc data --offline` writes "
                                            "the embedded S&P 500 stocks and indices (no crypto), `mqc data --tickers T` downloads T online")
-    raw, line0 = _read_table(path)
+    raw, line0 = _read_table(need_input(path, 'CSV'))
     raw = raw.rename(columns=lambda c: _ALIASES.get(str(c).strip().lower(), str(c).strip()))
     missing = [c for c in ['Date', *PRICES] if c not in raw.columns]
     if missing: raise DataError(f"{path}: missing column(s) {', '.join(missing)}; expected Date,Open,High,Low,Close (found {', '.join(map(str, raw.columns))})")
@@ -252,14 +207,22 @@ def load_ohlcv(path, allow_jumps: bool = False) -> pd.DataFrame:
 # %% ../nbs/00a_data.ipynb #df10b558
 _NAME = re.compile(r'^(?P<ticker>.+)_(?P<first>\d{4}-\d{2}-\d{2})_(?P<last>\d{4}-\d{2}-\d{2})_1d\.csv$')
 
+_TICKER = re.compile(r'[A-Za-z0-9^][A-Za-z0-9^.=_&-]{0,31}')   # Yahoo's tickers: AAPL, ^GSPC, BTC-USD, BRK.B, EURUSD=X, GC=F
+
+def need_ticker(ticker: str) -> str:
+    "`ticker` if it is a plain name (it becomes a file name inside the data folder: no `/`, no `..`), else a one-line DataError."
+    need(isinstance(ticker, str) and _TICKER.fullmatch(ticker), f"{ticker!r} is not a ticker (up to 32 letters, digits and ^ . - = _ &, "
+         "e.g. AAPL, ^GSPC, BTC-USD): a ticker names a file in the data folder")
+    return ticker
+
 def csv_name(ticker: str, df: pd.DataFrame) -> str:
-    "The file name of `ticker`'s candles: {TICKER}_{first}_{last}_1d.csv."
-    return f"{ticker}_{df.index[0].date()}_{df.index[-1].date()}_1d.csv"
+    "The file name of `ticker`'s candles: {TICKER}_{first}_{last}_1d.csv (a name inside the data folder, never a path)."
+    return f"{need_ticker(ticker)}_{df.index[0].date()}_{df.index[-1].date()}_1d.csv"
 
 def data_files(data_dir=DATA_DIR) -> dict[str, Path]:
     "Map ticker -> CSV path for every `{TICKER}_{first}_{last}_1d.csv` in `data_dir` (the longest file wins)."
-    found = {}
-    for p in sorted(Path(data_dir).glob('*_1d.csv'), key=lambda p: p.stat().st_size):
+    found, files = {}, [need_input(p, 'candle CSV') for p in need_folder(data_dir, 'data folder').glob('*_1d.csv')]
+    for p in sorted(files, key=lambda p: p.stat().st_size):
         if m := _NAME.match(p.name): found[m['ticker']] = p
     return dict(sorted(found.items()))
 
@@ -277,8 +240,11 @@ def find_asset(ticker: str, data_dir=DATA_DIR) -> Path:
                     f"or pass --asset with one of those, or --csv PATH")
 
 def asset_slug(ticker: str) -> str:
-    "Short lowercase name for file names: BTC-USD -> btc, ^GSPC -> gspc."
-    return re.sub(r'[^a-z0-9]+', '', ticker.lower().split('-')[0]) or 'asset'
+    """Short lowercase name for file names, one per ticker: ^GSPC -> gspc (an index), BTC-USD -> btc (priced in dollars),
+    BTC-EUR -> btc_eur, BRK-B -> brk_b. The two shortcuts can meet (^X, X-USD and X all give x): a checkpoint records
+    its asset, so a stage refuses to write over another asset's (`claim` in chapter 00g)."""
+    t = ticker[1:] if ticker.startswith('^') else ticker.removesuffix('-USD')
+    return re.sub(r'[^a-z0-9]+', '_', t.lower()).strip('_') or 'asset'
 
 # %% ../nbs/00a_data.ipynb #ae88285d
 CORPUS = 'sp500.csv.xz'               # the S&P 500 corpus, shipped inside the package
@@ -459,17 +425,12 @@ def need_training_days(name: str, df: pd.DataFrame, split: Split, n_train: int, 
 def misplaced(path, expected: str) -> str | None:
     """If `path` is a microchat file of another kind than `expected` ('checkpoint' or 'tokenizer'): one line that says
     what it is and which flag takes it; else None."""
-    import torch   # the data layer needs torch only here
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore')   # torch warns about pickle protocols before refusing foreign files
-            d = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception: return None
-    if not isinstance(d, dict): return None
-    if expected != 'tokenizer' and {'mean', 'std', 'split', 'hash'} <= d.keys():
+    d = torch_contents(path)
+    if d is None: return None
+    if expected != 'tokenizer' and TOKENIZER_KEYS <= d.keys():
         return (f"{path} is the tokenizer written by `mqc tokenize`, not a model checkpoint: pass it as --tokenizer, "
                 "and a checkpoint of `mqc stage1` .. `mqc stage4` as --in")
-    if expected != 'checkpoint' and {'config', 'model', 'tokenizer_hash'} <= d.keys():
+    if expected != 'checkpoint' and CHECKPOINT_KEYS <= d.keys():
         stage = (d.get('extra') or {}).get('stage', 'a stage')
         return (f"{path} is a model checkpoint (written by {stage}), not a tokenizer: pass it as --in, and the tokenizer "
                 "written by `mqc tokenize` as --tokenizer")

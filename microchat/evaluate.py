@@ -12,7 +12,7 @@ import pandas as pd
 import matplotlib.pyplot as plt
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy.special import gammaln
-from .data import atomic_write
+from .files import atomic_write
 
 # %% auto #0
 __all__ = ['SQRT_2_OVER_PI', 'VARIANCE_CAP', 'PARKINSON', 'HAR_WINDOWS', 'T_DOF_GRID', 'TOUCH_SIGMAS', 'MIN_HISTORY',

@@ -9,12 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 import pandas as pd
+from typing import Annotated
 import matplotlib.pyplot as plt
-from .data import DATA_DIR, atomic_write, history_until, load_asset, need, save_torch
+from .data import DATA_DIR, history_until, load_asset
 from .model import pick_device, sample
 from .tokenizer import TOKENIZER_PATH, Tokenizer, trailing_var
-from .checkpoint import checkpoint_lock, load_checkpoint, read_checkpoint
-from .loop import need_memory, sample_bytes
+from .checkpoint import load_checkpoint, read_checkpoint
+from .files import (Range, atomic_write, claim, guarded, need, need_finite, need_memory, sample_bytes, save_torch,
+                             write_lock)
 from .evaluate import crps_samples, future_dates, plot_fan, rolling_origins
 
 # %% auto #0
@@ -211,18 +213,23 @@ def fit_calibration(fc: Forecaster, candles: pd.DataFrame, split, step=5, horizo
     return dict(horizons=list(horizons), scale=scale, val_crps_raw=before, val_crps=after, origins=len(y), step=step,
                 n_paths=n_paths, val_start=str(split.val_start.date()), test_start=str(split.test_start.date()))
 
+@guarded
 def calibrate(*,
               in_path,                        # the checkpoint to calibrate (rewritten with its calibration)
               asset: str | None = None, csv=None,
-              step: int = 5,                  # days between validation origins
-              paths: int = 256,               # sampled paths per origin
+              step: Annotated[int, Range(1)] = 5,                  # days between validation origins
+              paths: Annotated[int, Range(2)] = 256,               # sampled paths per origin
               seed: int = 0, data_dir=DATA_DIR, tokenizer_path=TOKENIZER_PATH, device='auto', allow_jumps: bool = False,
              ) -> dict:
     "Fit the spread factor per horizon of a checkpoint's forecasts on its asset's validation days; store it in the checkpoint."
+    claim(in_path, 'checkpoint', flag='--in')   # rewritten in place: no other run may write it meanwhile
     fc = Forecaster.load(in_path, tokenizer_path, device)
+    need_memory(sample_bytes(fc.model.cfg, paths, 32), pick_device(device), f"--paths {paths}", "lower --paths")
     name, df = load_asset(asset or fc.info.get('asset'), csv, data_dir, allow_jumps)
     cal = dict(fit_calibration(fc, df, fc.tokenizer.split, step, n_paths=paths, seed=seed), asset=name)
-    with checkpoint_lock(in_path):   # the file as it is now, rewritten with its calibration; one writer at a time
+    need_finite(cal['scale'] + cal['val_crps_raw'] + cal['val_crps'], f"{in_path}: the calibration on {name}'s validation days",
+                "its sampled paths are not numbers; nothing was stored")
+    with write_lock(in_path):   # the file as it is now, rewritten with its calibration; one writer at a time
         ckpt = read_checkpoint(in_path)
         ckpt['extra']['calibration'] = cal
         save_torch(in_path, ckpt)
@@ -231,13 +238,14 @@ def calibrate(*,
     return cal
 
 # %% ../nbs/03b_forecast.ipynb #38026487
+@guarded
 def forecast_cli(*,
                  in_path,                        # a stage 1-4 checkpoint
                  asset: str | None = None, csv=None,
                  date: str | None = None,        # origin (default: the last candle)
-                 horizon: int = 32,              # days to forecast
-                 paths: int = 256,               # sampled paths
-                 temperature: float = 1.0,       # sampling temperature
+                 horizon: Annotated[int, Range(1)] = 32,              # days to forecast
+                 paths: Annotated[int, Range(2)] = 256,               # sampled paths
+                 temperature: Annotated[float, Range(0.01, 100)] = 1.0,       # sampling temperature
                  png=None,                       # save a fan chart here
                  events: str | None = None,      # moves such as "+5%,-10%": probabilities of closing beyond and of touching each
                  no_calibrate: bool = False,     # the model's raw paths, without the calibration fitted on validation days
@@ -247,12 +255,14 @@ def forecast_cli(*,
     moves = [m.strip() for m in events.split(',') if m.strip()] if events else []
     for m in moves:   # every flag is checked before any work
         need(re.fullmatch(r'[+-]\d+(\.\d+)?%', m) and float(m[:-1]) > -100, f"--events {events!r}: give moves such as +5%,-10% (a fall of less than 100%)")
+    if png: claim(png, 'png', [in_path, csv, tokenizer_path], flag='--png')
     fc = Forecaster.load(in_path, tokenizer_path, device)
     need_memory(sample_bytes(fc.model.cfg, paths, horizon), pick_device(device), f"--paths {paths}", "lower --paths")
     name, df = load_asset(asset or fc.info.get('asset'), csv, data_dir, allow_jumps)
     history = history_until(df, date, name)
     t0 = time.perf_counter()
     f = fc.forecast(history, horizon, paths, seed, temperature, calibrated=not no_calibrate, asset=name)
+    need_finite(f.quantiles, f"the forecast of {name}", "the checkpoint's sampled paths are not numbers")
     origin, part = history.index[-1], fc.tokenizer.split.part([history.index[-1]])[0]
     print(f"{name}: {paths} paths x {horizon} days from {origin.date()} (close {history.Close.iloc[-1]:,.2f}), "
           f"{fc.stage or Path(in_path).stem} checkpoint {in_path}, {time.perf_counter() - t0:.2f} s")

@@ -16,17 +16,16 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel as DDP
 from tqdm.auto import tqdm
-from .data import atomic_write, need
+from .files import atomic_write, need_memory, train_bytes, write_lock
 from .model import autocast, compute_dtype, pick_device
 from .tokenizer import TOKENIZER_PATH
-from .checkpoint import (CheckpointError, checkpoint_lock, last_path, need_resumable, read_checkpoint,
+from .checkpoint import (CheckpointError, last_path, need_resumable, read_checkpoint,
                                   save_checkpoint, set_rng_state, unwrap)
 from .evaluate import to_markdown
 
 # %% auto #0
 __all__ = ['lm_windows', 'scoring_windows', 'batch_for_step', 'window_batches', 'setup_ddp', 'cleanup_ddp', 'dist_info', 'lr_at',
-           'mean_ce', 'evaluate_lm', 'available_memory', 'train_bytes', 'sample_bytes', 'need_memory', 'TrainingError',
-           'train_lm', 'train_windows', 'report_markdown', 'stage_report']
+           'mean_ce', 'evaluate_lm', 'TrainingError', 'train_lm', 'train_windows', 'report_markdown', 'stage_report']
 
 # %% ../nbs/00e_loop.ipynb #0e69a5db
 def lm_windows(streams, seq_len, stride=None) -> np.ndarray:
@@ -118,35 +117,6 @@ def evaluate_lm(model, windows, masks=None, batch=64) -> float:
     "Mean cross-entropy of the model on windows [N, seq_len+1] (masked positions only when masks are given)."
     return mean_ce(model, window_batches(windows, masks, batch))
 
-# %% ../nbs/00e_loop.ipynb #01ca4ad4
-def available_memory(device='cpu') -> int:
-    "Bytes free on `device`: free GPU memory, else the machine's available RAM (or the container's, if less)."
-    device = torch.device(device)
-    if device.type == 'cuda': return torch.cuda.mem_get_info(device)[0]
-    free = os.sysconf('SC_AVPHYS_PAGES') * os.sysconf('SC_PAGE_SIZE')
-    try: free = int(next(l for l in open('/proc/meminfo') if l.startswith('MemAvailable:')).split()[1]) * 1024
-    except (OSError, StopIteration): pass
-    try:   # a cgroup v2 limit (containers): what is left of it
-        limit = open('/sys/fs/cgroup/memory.max').read().strip()
-        if limit != 'max': free = min(free, int(limit) - int(open('/sys/fs/cgroup/memory.current').read()))
-    except (OSError, ValueError): pass
-    return free
-
-def train_bytes(cfg, batch: int) -> int:
-    "A lower bound on the memory of one training step of model `cfg` on `batch` windows (float32)."
-    per_token = cfg.n_layer * 8 * cfg.d_model + 3 * cfg.vocab_size    # block activations kept for backward; logits, softmax, gradient
-    params = 12 * cfg.n_layer * cfg.d_model ** 2 + 2 * cfg.vocab_size * cfg.d_model
-    return 4 * (batch * cfg.seq_len * per_token + 4 * params)       # weights, gradients and AdamW's two moments
-
-def sample_bytes(cfg, n_paths: int, horizon: int) -> int:
-    "A lower bound on the memory of sampling `n_paths` paths of `horizon` days from model `cfg`: KV cache, logits, decoded paths."
-    return 4 * n_paths * (2 * cfg.n_layer * cfg.seq_len * cfg.d_model + 2 * cfg.vocab_size) + 8 * n_paths * horizon * 4
-
-def need_memory(nbytes: int, device, what: str, fix: str):
-    "Refuse (one-line DataError) a job whose memory estimate `nbytes` exceeds what `device` has free."
-    free = available_memory(device)
-    need(nbytes <= free, f"{what} needs at least {nbytes / 2**30:,.1f} GiB of memory and {device} has {free / 2**30:,.1f} GiB free; {fix}")
-
 # %% ../nbs/00e_loop.ipynb #c44a657b
 class TrainingError(Exception):
     "A training run that cannot go on (its loss is no longer a number), explained in one line with the fix."
@@ -156,13 +126,13 @@ def train_lm(model, train_batches, val_batches, *, steps, lr=1e-3, warmup=None, 
              compile=False, progress=True) -> dict:
     """Train `model` for `steps` optimizer steps; keep the best-by-validation weights in `out_path` and the latest
     full state in `last_path(out_path)` (`resume` continues from it). Warmup and the evaluation interval default to
-    a tenth of the steps. The run holds `checkpoint_lock(out_path)`; at the first loss that is not finite it stops
+    a tenth of the steps. The run holds `write_lock(out_path)`; at the first loss that is not finite it stops
     with a TrainingError, removes the checkpoints it wrote and restores the files they replaced. Returns the history: step, train_loss, val_step,
     val_loss, tok_s. `extra` (stored in the checkpoints) names the stage and its tokenizer_path for the messages."""
     rank, world = dist_info()
     extra = dict(extra or {}, precision=str(compute_dtype(device)).removeprefix('torch.'))   # what the matmuls ran in
     if resume: need_resumable(out_path, extra.get('stage'))
-    with checkpoint_lock(out_path) if rank == 0 else nullcontext():   # only rank 0 writes
+    with write_lock(out_path) if rank == 0 else nullcontext():   # only rank 0 writes
         device = torch.device(device)
         model = unwrap(model).to(device)
         torch.manual_seed(seed + rank)

@@ -7,9 +7,11 @@ from __future__ import annotations
 import math
 from pathlib import Path
 import pandas as pd
-from .data import DATA_DIR, asset_stream, load_asset, need, need_training_days
+from typing import Annotated
+from .data import DATA_DIR, asset_stream, load_asset, need_training_days
 from .tokenizer import TOKENIZER_PATH, Tokenizer
-from .checkpoint import load_checkpoint, need_resumable, stage_path
+from .files import Range, guarded, need
+from .checkpoint import claim_stage, load_checkpoint, need_resumable, stage_path
 from .loop import (cleanup_ddp, evaluate_lm, lm_windows, scoring_windows, setup_ddp, stage_report,
                             train_windows, window_batches)
 
@@ -24,14 +26,15 @@ def asset_ce(model, stream, parts: dict, names=('val', 'test')) -> dict:
                if parts[p][1] > parts[p][0] else math.nan for p in names}
 
 # %% ../nbs/02_midtrain.ipynb #d8cc4d2a
+@guarded
 def midtrain(*,
              in_path=None,                   # stage-1 checkpoint to start from (default: checkpoints/best_model.pt)
              out=None,                       # checkpoint to write, best by validation (default: midtrain_{slug}.pt next to --in)
              asset: str | None = None, csv=None, data_dir=DATA_DIR, tokenizer_path=TOKENIZER_PATH, allow_jumps: bool = False,
              epochs: float = 3,              # passes over the training windows
-             batch: int = 16,                # windows per step
+             batch: Annotated[int, Range(1)] = 16,                # windows per step
              lr: float = 3e-4,               # peak learning rate (lower than stage 1: adapt, do not retrain)
-             stride: int | None = None,      # days between training windows (default: seq_len / 8)
+             stride: Annotated[int | None, Range(1)] = None,      # days between training windows (default: seq_len / 8)
              warmup: int | None = None, eval_every: int | None = None, seed: int = 0,
              device='auto', resume: bool = False, progress: bool = True,
             ) -> pd.DataFrame:
@@ -43,7 +46,7 @@ def midtrain(*,
         tok = Tokenizer.load(tokenizer_path)
         name, df = load_asset(asset, csv, data_dir, allow_jumps)
         in_path = Path(in_path or stage_path('pretrain'))
-        out = Path(out or stage_path('midtrain', name, in_path.parent))
+        out = claim_stage(out or stage_path('midtrain', name, in_path.parent), [in_path, tokenizer_path, csv], name, lock=rank == 0)
         if resume: need_resumable(out, 'midtrain')
         model, _ = load_checkpoint(in_path, tok.hash, device, tokenizer_path, stage='pretrain')
         stream, parts = asset_stream(tok, df)

@@ -9,13 +9,15 @@ from functools import partial
 from pathlib import Path
 import numpy as np
 import pandas as pd
+from typing import Annotated
 import torch
-from .data import DATA_DIR, DataError, atomic_write, load_assets, need
+from .data import DATA_DIR, load_assets
 from .model import GPT, GPTConfig
 from .tokenizer import TOKENIZER_PATH, Tokenizer, token_streams
-from .checkpoint import load_checkpoint, need_resumable, stage_path
-from .loop import (batch_for_step, cleanup_ddp, evaluate_lm, lm_windows, need_memory, report_markdown,
-                            scoring_windows, setup_ddp, train_bytes, train_lm, window_batches)
+from .checkpoint import claim_stage, load_checkpoint, need_resumable, stage_path
+from .loop import (batch_for_step, cleanup_ddp, evaluate_lm, lm_windows, report_markdown, scoring_windows,
+                            setup_ddp, train_lm, window_batches)
+from .files import DataError, Range, atomic_write, guarded, need, need_memory, train_bytes
 
 # %% auto #0
 __all__ = ['unigram_baseline', 'bigram_baseline', 'lm_report', 'split_streams', 'pretrain']
@@ -73,17 +75,18 @@ def split_streams(tok, streams: dict) -> dict:
     masks = {'train': tok.split.train_mask, 'val': tok.split.val_mask, 'test': tok.split.test_mask}
     return {part: {t: np.asarray(s.values[mask(s.index)], np.int64) for t, s in streams.items()} for part, mask in masks.items()}
 
+@guarded
 def pretrain(*,
              data_dir=DATA_DIR, tokenizer_path=TOKENIZER_PATH, allow_jumps: bool = False,
              out=None,                           # checkpoint to write, best by validation (default: checkpoints/best_model.pt)
              epochs: float = 20,                 # passes over the training windows (20, with SFT on every asset: the design that won on validation CRPS)
-             batch: int = 32,                    # windows per step (global, over all processes)
+             batch: Annotated[int, Range(1)] = 32,                    # windows per step (global, over all processes)
              lr: float = 1e-3,                   # peak learning rate (warmup, then cosine decay)
-             seq_len: int = GPTConfig.seq_len,   # context of the model, in days
+             seq_len: Annotated[int, Range(2)] = GPTConfig.seq_len,   # context of the model, in days
              n_layer: int = GPTConfig.n_layer,   # transformer blocks
              n_head: int = GPTConfig.n_head,     # attention heads (must divide --d-model)
              d_model: int = GPTConfig.d_model,   # width
-             stride: int | None = None,          # days between training windows (default: seq_len / 2)
+             stride: Annotated[int | None, Range(1, 'seq_len')] = None,          # days between training windows (default: seq_len / 2)
              warmup: int | None = None,          # warmup steps (default: a twentieth of the steps)
              weight_decay: float = 0.1,          # AdamW weight decay
              grad_clip: float = 1.0,
@@ -100,7 +103,8 @@ def pretrain(*,
     if resume: need_resumable(out, 'pretrain')
     rank, world, device = setup_ddp(device)
     try:
-        tok = Tokenizer.load(tokenizer_path)
+        tok = Tokenizer.load(tokenizer_path)   # first: a checkpoint given as --tokenizer is named as such
+        claim_stage(out, [tokenizer_path], lock=rank == 0)
         cfg = GPTConfig(vocab_size=tok.vocab_size, n_layer=n_layer, n_head=n_head, d_model=d_model, seq_len=seq_len)
         need_memory(train_bytes(cfg, batch // world), device, f"--batch {batch}", "lower --batch")
         parts = split_streams(tok, token_streams(tok, load_assets(data_dir, allow_jumps)))

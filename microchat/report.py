@@ -11,14 +11,16 @@ import numpy as np
 import pandas as pd
 import matplotlib.pyplot as plt
 import torch
-from .data import DATA_DIR, DataError, asset_slug, atomic_write, data_files, load_asset, load_ohlcv, need
+from typing import Annotated
+from .data import DATA_DIR, asset_slug, data_files, load_asset, load_ohlcv
+from .files import (DataError, Range, atomic_write, claim, guarded, need, need_finite, need_memory, sample_bytes)
 from .tokenizer import TOKENIZER_PATH, Tokenizer
 from .checkpoint import CHECKPOINTS, file_sha
 from .evaluate import (BASELINE_MAKERS, BASELINES, MIN_HISTORY, TOUCH_SIGMAS, EvalError, best_baselines, crps_by_group, dm_test,
                                 evaluate, forecast_at, make_baseline, plot_calibration, plot_crps_by_horizon, plot_fan, plot_reliability,
                                 rolling_origins, save_report, scores_by_horizon, summarize, to_markdown, training_returns, vs_best_baseline)
 from .forecast import Forecaster, calibrate_paths
-from .model import compute_dtype
+from .model import compute_dtype, pick_device
 
 # %% auto #0
 __all__ = ['STEP', 'CROSS_SECTION_STEP', 'SAMPLE_SALT', 'SECTORS_FILE', 'asset_kind', 'sample_key', 'sample_order',
@@ -245,16 +247,17 @@ P(touch, a fall of {TOUCH_SIGMAS:g} daily sigmas x sqrt(h) within h days):
     atomic_write(out/'headline.md', headline_table(long) + '\n')
     return atomic_write(out/'report.md', text)
 
+@guarded
 def run_eval(*,
              in_paths: list = (),            # a checkpoint; repeat for several
              asset: str | None = None,       # ticker of a file in --data-dir, or `all`: the indices and a fixed sample of the stocks (--sample) with test days (default: the checkpoint's asset)
              csv=None,
-             step: int | None = None,        # days between origins (default: 5, or 21 for a cross-section of stocks)
-             paths: int = 256,               # sampled paths per origin
-             horizons: tuple = (1, 5, 10, 32),  # days ahead to score
+             step: Annotated[int | None, Range(1)] = None,        # days between origins (default: 5, or 21 for a cross-section of stocks)
+             paths: Annotated[int, Range(2)] = 256,               # sampled paths per origin
+             horizons: Annotated[tuple, Range(1, unique=True)] = (1, 5, 10, 32),  # days ahead to score
              no_calibrate: bool = False,     # score only the raw paths, not the calibration fitted on validation days
              baselines: tuple = BASELINES,   # the baselines to score: random_walk bootstrap garch gjr_garch egarch har_range
-             sample: int = 100,              # with --asset all: this many stocks (a fixed sample, the same in every run) besides the indices
+             sample: Annotated[int, Range(0)] = 100,              # with --asset all: this many stocks (a fixed sample, the same in every run) besides the indices
              sectors=None,                   # CSV of ticker,sector: CRPS per sector too (default: sectors.csv in --data-dir if there)
              out=None,                       # report folder (default: eval_{slug} next to the first checkpoint)
              seed: int = 0, data_dir=DATA_DIR, tokenizer_path=TOKENIZER_PATH, device='auto', allow_jumps: bool = False,
@@ -267,6 +270,8 @@ def run_eval(*,
         raise EvalError(f"--baselines {' '.join(baselines)}: give one or more of {', '.join(BASELINES)}")
     tok = Tokenizer.load(tokenizer_path)
     fcs = [Forecaster.load(p, tokenizer_path, device) for p in in_paths]
+    need_memory(max([sample_bytes(f.model.cfg, paths, max(horizons)) for f in fcs] + [32 * paths * max(horizons)]),
+                pick_device(device), f"--paths {paths}", "lower --paths")
     names = [f.stage or Path(p).stem for p, f in zip(in_paths, fcs)]
     if len(set(names)) < len(names): names = [Path(p).stem for p in in_paths]
     fcs, ckpts = dict(zip(names, fcs)), dict(zip(names, in_paths))
@@ -274,6 +279,8 @@ def run_eval(*,
     cross = asset == 'all' and csv is None
     assets = cross_section(data_dir, tok.split, max(horizons), sample, allow_jumps) if cross else dict([load_asset(asset or trained_on, csv, data_dir, allow_jumps)])
     if not assets: raise DataError(f"{data_dir}: no asset has test days (from {tok.split.test_start.date()}) and {MIN_HISTORY} days before them; add one and run `mqc tokenize`")
+    slug = 'all' if len(assets) > 1 else asset_slug(next(iter(assets)))
+    out = claim(out or (Path(in_paths[0]).parent if in_paths else Path(CHECKPOINTS))/f'eval_{slug}', 'folder')
     step = step or (CROSS_SECTION_STEP if cross and any(asset_kind(a) == 'stock' for a in assets) else STEP)
     frames, fans, stats = [], {}, {b: Counter() for b in baselines}
     fan_assets = [a for a in assets if asset_kind(a) == 'index'] or list(assets)[:1]   # one fan per index (else of the first asset)
@@ -292,13 +299,12 @@ def run_eval(*,
                                   title=f'{last}, {name} from {pd.Timestamp(origin).date()}')
     per_origin = pd.concat(frames, ignore_index=True)
     summary = summarize(per_origin)
+    need_finite(summary.filter(like='crps@'), 'the CRPS table', 'a method whose sampled paths are not numbers; nothing was written')
     groupings = {}
     if len(assets) > 1:
         groupings['kind'] = {a: asset_kind(a) for a in assets}
         if sectors is not None or (Path(data_dir)/SECTORS_FILE).is_file():
             groupings['sector'] = {a: s for a, s in read_sectors(sectors or Path(data_dir)/SECTORS_FILE).items() if a in assets}
-    slug = 'all' if len(assets) > 1 else asset_slug(next(iter(assets)))
-    out = Path(out) if out else (Path(in_paths[0]).parent if in_paths else Path(CHECKPOINTS))/f'eval_{slug}'
     save_report(summary, per_origin, out)
     write_report(out, per_origin, fcs, ckpts, tok, tokenizer_path, fans, step, paths, stats, groupings)
     print(f"{', '.join(assets) if len(assets) <= 4 else f'{len(assets)} assets'}: test from {tok.split.test_start.date()}, {per_origin.origin.nunique()} origin dates -> {out}/report.md")

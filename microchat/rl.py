@@ -9,16 +9,18 @@ from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 import pandas as pd
+from typing import Annotated
 import torch
 import matplotlib.pyplot as plt
 from tqdm.auto import tqdm
-from .data import DATA_DIR, asset_stream, atomic_write, load_asset, need, need_training_days
+from .data import DATA_DIR, asset_stream, load_asset, need_training_days
 from .evaluate import crps_samples, training_returns
 from .model import logprobs, pick_device, sample
 from .tokenizer import TOKENIZER_PATH, Tokenizer, trailing_var
-from .checkpoint import (checkpoint_lock, file_sha, last_path, load_checkpoint, need_resumable, read_checkpoint,
+from .checkpoint import (claim_stage, file_sha, last_path, load_checkpoint, need_resumable, read_checkpoint,
                                   save_checkpoint, stage_path, trained_asset)
-from .loop import need_memory, report_markdown, train_bytes
+from .loop import report_markdown
+from .files import Range, atomic_write, guarded, need, need_memory, train_bytes, write_lock
 
 # %% auto #0
 __all__ = ['REWARDS', 'Episodes', 'AssetEpisodes', 'reward', 'token_acc', 'return_mse', 'crps', 'group_advantages',
@@ -142,22 +144,23 @@ def validate(model, ep: Episodes, reward_fn, n_paths=32, temperature=1.0, seed=0
 # %% ../nbs/04_rl.ipynb #6b4487f0
 _HISTORY = ['step', 'reward', 'reward_std', 'kl', 'entropy', 'grad_norm', 'last_day', 'val_step', 'val_reward', 'val_crps']
 
+@guarded
 def rl(*,
        in_path=None,                   # SFT checkpoint to start from (default: checkpoints/sft_{slug}.pt)
        out=None,                       # checkpoint to write, best by validation CRPS (default: rl_{slug}.pt next to --in)
        asset: str | None = None, csv=None, data_dir=DATA_DIR, tokenizer_path=TOKENIZER_PATH, allow_jumps: bool = False,
        steps: int = 50,                # policy-gradient steps
-       batch_episodes: int = 4,        # training-day episodes per step
-       group_size: int = 8,            # sampled paths per episode (their mean reward is the baseline)
-       context_len: int = 128,         # days of history per episode
-       horizon: int = 32,              # days per sampled path
+       batch_episodes: Annotated[int, Range(1)] = 4,        # training-day episodes per step
+       group_size: Annotated[int, Range(2)] = 8,            # sampled paths per episode (their mean reward is the baseline)
+       context_len: Annotated[int, Range(1)] = 128,         # days of history per episode
+       horizon: Annotated[int, Range(1)] = 32,              # days per sampled path
        reward: str = 'return_mse',     # token_acc, return_mse, crps, or any name registered with @reward
        lr: float = 1e-5,               # learning rate
        kl: float = 0.05,               # weight of the KL penalty to the frozen SFT model
-       temperature: float = 1.0,       # sampling temperature
+       temperature: Annotated[float, Range(0.01, 100)] = 1.0,       # sampling temperature
        eval_every: int | None = None,
-       val_episodes: int = 32,         # validation episodes
-       val_paths: int = 32,            # sampled paths per validation episode
+       val_episodes: Annotated[int, Range(1)] = 32,         # validation episodes
+       val_paths: Annotated[int, Range(2)] = 32,            # sampled paths per validation episode
        grad_clip: float = 1.0,
        scale_adv: bool = True,         # divide advantages by their group's std
        seed: int = 0, device='auto', resume: bool = False, progress: bool = True,
@@ -167,13 +170,11 @@ def rl(*,
     every validation, with what `resume` needs to go on exactly), and the before/after table in
     `<out>.report.csv/.md`, which it returns (the history, lists per step and per validation, in .attrs['history'])."""
     need(reward in REWARDS, f"unknown reward {reward!r}: use one of {', '.join(REWARDS)} (or register one with @reward)")
-    need(group_size >= 2, f"--group-size {group_size}: need at least 2 paths per context (the baseline compares them)")
-    need(temperature > 0, f"--temperature {temperature}: must be > 0 (RL learns from sampled, not greedy, paths)")
     device = pick_device(device)
     tok = Tokenizer.load(tokenizer_path)
     name, df = load_asset(asset or (csv is None and in_path and trained_asset(in_path, 'sft')) or None, csv, data_dir, allow_jumps)
     in_path = Path(in_path or stage_path('sft', name))
-    out = Path(out or stage_path('rl', name, in_path.parent))
+    out = claim_stage(out or stage_path('rl', name, in_path.parent), [in_path, tokenizer_path, csv], name)
     if resume: need_resumable(out, 'rl')
     model, _ = load_checkpoint(in_path, tok.hash, device, tokenizer_path, stage='sft')
     ref, _ = load_checkpoint(in_path, tok.hash, device, tokenizer_path, stage='sft')
@@ -207,7 +208,7 @@ def rl(*,
     def save_last(step):   # the whole state after `step`: weights, optimiser, episode sampler, history, best so far
         save_checkpoint(last_path(out), model, tok.hash, step, opt, dict(extra, episode_rng=rng.bit_generator.state, best=best))
 
-    with checkpoint_lock(out):   # one writer of `out` at a time
+    with write_lock(out):   # one writer of `out` at a time
         t0, start = time.perf_counter(), 0
         if resume:   # go on exactly: the episodes and sampling seeds of the remaining steps follow from the saved state
             ck = read_checkpoint(last_path(out), tok.hash, device, tokenizer_path, stage='rl')

@@ -9,9 +9,11 @@ from functools import partial
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .data import DATA_DIR, asset_stream, load_asset, load_assets, need, need_training_days
+from typing import Annotated
+from .data import DATA_DIR, asset_stream, load_asset, load_assets, need_training_days
 from .tokenizer import TOKENIZER_PATH, Tokenizer
-from .checkpoint import load_checkpoint, need_resumable, stage_path, trained_asset
+from .files import Range, guarded, need
+from .checkpoint import claim_stage, load_checkpoint, need_resumable, stage_path, trained_asset
 from .loop import cleanup_ddp, evaluate_lm, setup_ddp, stage_report, train_windows, window_batches
 
 # %% auto #0
@@ -37,16 +39,17 @@ def horizon_ce(model, stream, parts: dict, context_len=128, horizon=32, names=('
     return out
 
 # %% ../nbs/03_sft.ipynb #7004cdae
+@guarded
 def sft(*,
         in_path=None,                   # checkpoint to fine-tune (default: checkpoints/midtrain_{slug}.pt)
         out=None,                       # checkpoint to write, best by validation (default: sft_{slug}.pt next to --in)
         asset: str | None = None, csv=None, data_dir=DATA_DIR, tokenizer_path=TOKENIZER_PATH, allow_jumps: bool = False,
         epochs: float = 1,              # passes over the training examples
-        batch: int = 32,                # examples per step
+        batch: Annotated[int, Range(1)] = 32,                # examples per step
         lr: float = 1e-4,               # peak learning rate
-        context_len: int = 128,         # days of history per example
-        horizon: int = 32,              # days to forecast (the loss is on these only)
-        stride: int = 1,                # days between training examples
+        context_len: Annotated[int, Range(1)] = 128,         # days of history per example
+        horizon: Annotated[int, Range(1)] = 32,              # days to forecast (the loss is on these only)
+        stride: Annotated[int, Range(1)] = 1,                # days between training examples
         all_assets: bool = True,        # also train on the examples of every other asset's training days (validation stays the asset's)
         other_examples: int = 50_000,   # at most this many of those, evenly spaced (a corpus of hundreds of assets has millions)
         warmup: int | None = None, eval_every: int | None = None, seed: int = 0,
@@ -60,7 +63,7 @@ def sft(*,
         tok = Tokenizer.load(tokenizer_path)
         name, df = load_asset(asset or (csv is None and in_path and trained_asset(in_path, 'midtrain')) or None, csv, data_dir, allow_jumps)
         in_path = Path(in_path or stage_path('midtrain', name))
-        out = Path(out or stage_path('sft', name, in_path.parent))
+        out = claim_stage(out or stage_path('sft', name, in_path.parent), [in_path, tokenizer_path, csv], name, lock=rank == 0)
         if resume: need_resumable(out, 'sft')
         model, ck = load_checkpoint(in_path, tok.hash, device, tokenizer_path, stage='midtrain')
         need(context_len + horizon - 1 <= model.cfg.seq_len, f"context_len {context_len} + horizon {horizon} - 1 exceeds "

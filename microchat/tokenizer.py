@@ -9,11 +9,13 @@ from dataclasses import dataclass, asdict
 from pathlib import Path
 import numpy as np
 import pandas as pd
+from typing import Annotated
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
-from .data import DATA_DIR, PRICES, Split, load_assets, make_split, misplaced, save_torch
+from .data import DATA_DIR, PRICES, Split, load_assets, make_split, misplaced
+from .files import Range, atomic_write, claim, guarded, need_input, need_memory, save_torch, torch_contents
 
 # %% auto #0
 __all__ = ['FEATURES', 'VOCAB_SIZE', 'HALFLIFE', 'DECAY', 'MIN_VAR', 'TOKENIZER_PATH', 'CLIP', 'TokenizerError',
@@ -211,7 +213,8 @@ class Tokenizer:
     def load(cls, path=TOKENIZER_PATH) -> 'Tokenizer':
         "The tokenizer saved at `path`, checked against its hash; one-line TokenizerError otherwise."
         path = Path(path)
-        if not path.is_file(): raise TokenizerError(f"{path}: tokenizer not found; run `mqc tokenize` first")
+        if not (path.exists() or path.is_symlink()): raise TokenizerError(f"{path}: tokenizer not found; run `mqc tokenize` first")
+        need_input(path, 'tokenizer')
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter('ignore')   # torch warns about pickle protocols before refusing foreign files
@@ -342,18 +345,26 @@ def tokenizer_quality(tok: Tokenizer, frames: dict, kmeans_iters=30, seed=0) -> 
     return pd.DataFrame(rows, columns=['metric', 'validation', 'test', 'target', 'ok']).set_index('metric')
 
 # %% ../nbs/00_tokenizer.ipynb #e069d170
+@guarded
 def tokenize(*,
              data_dir=DATA_DIR, allow_jumps: bool = False,
              out=TOKENIZER_PATH,          # where to write the tokenizer
-             steps: int = 3000,           # VQ-VAE training steps
-             batch: int = 2048,           # candles per step
+             steps: Annotated[int, Range(40)] = 3000,  # VQ-VAE training steps (at least 40: the learning rate warms up over the first 5%)
+             batch: Annotated[int, Range(1)] = 2048,   # candles per step
              eval_ticker: str | None = None,  # asset whose last 25% of days set the val/test cut-offs (default BTC-USD, else ^GSPC)
              seed: int = 0, progress: bool = True,
             ) -> tuple[Tokenizer, pd.DataFrame]:
     "Fit the candle tokenizer on the training days of every asset in `data_dir`, write it to `out`; returns it with its quality table."
+    out = claim(out, 'tokenizer')
+    cfg = TokenizerConfig()
+    need_memory(4 * batch * (cfg.vocab_size + 4 * cfg.hidden), 'cpu', f"--batch {batch}", "lower --batch")   # distances to every code, activations
+    old = (torch_contents(out) or {}).get('hash')
     frames = load_assets(data_dir, allow_jumps)
     split = make_split(frames, eval_ticker)
     tok = fit_tokenizer(frames, split, steps=steps, batch=batch, seed=seed, progress=progress)
+    if old not in (None, tok.hash):   # the checkpoints trained with the previous tokenizer need it: keep it beside the new one
+        kept = atomic_write(claim(out.with_name(f"{out.stem}.{old}{out.suffix}"), 'tokenizer'), out.read_bytes())
+        print(f"kept the previous tokenizer ({old}) as {kept}: checkpoints trained with it need --tokenizer {kept}")
     tok.save(out)
     quality = tokenizer_quality(tok, frames, seed=seed)
     quality.attrs['per_asset'] = fidelity_table(tok, frames, seed=seed)

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
-from .data import (DATA_DIR, PRICES, DataError, _NAME, _online, atomic_write, csv_name, load_ohlcv, need,
+from .files import DataError, atomic_write, claim, need
+from .data import (DATA_DIR, PRICES, _NAME, _online, csv_name, load_ohlcv, need_ticker,
                             write_offline, yahoo)
 
 # %% auto #0
@@ -119,8 +120,9 @@ def fetch(*,
          ) -> list[Path]:
     "Write real daily candles to `data_dir`: the embedded offline series and/or downloads, kept up to date."
     need(universe is None or universe in UNIVERSES, f"unknown universe {universe!r}: use one of {', '.join(UNIVERSES)}")
-    names = list(dict.fromkeys([*(tickers or []), *UNIVERSES.get(universe, []), *(read_tickers(tickers_file) if tickers_file else [])]))
+    names = [need_ticker(t) for t in dict.fromkeys([*(tickers or []), *UNIVERSES.get(universe, []), *(read_tickers(tickers_file) if tickers_file else [])])]
     need(offline or names, "nothing to do: pass --offline (embedded real data), --tickers T [T ...], --universe NAME or --tickers-file FILE")
+    claim(data_dir, 'folder', flag='--data-dir')
     need(fetcher or not names or _online(), "no network: cannot reach Yahoo Finance to download " + ' '.join(names[:5])
          + (' ...' if len(names) > 5 else '') + "; use `mqc data --offline` for the embedded real data")
     paths = write_offline(data_dir, corpus=True) if offline else []

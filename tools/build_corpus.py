@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from microchat.data import (CORPUS, CORPUS_COMMIT, CORPUS_JUMP, CORPUS_SECTORS, CORPUS_SOURCE, DataError, atomic_write,
-                            clean_adjustments, encode_corpus, package_file)
+from microchat.data import CORPUS, CORPUS_COMMIT, CORPUS_JUMP, CORPUS_SECTORS, CORPUS_SOURCE, clean_adjustments, encode_corpus, package_file
+from microchat.files import DataError, atomic_write
 
 MANIFEST = Path(__file__).with_name('corpus_manifest.txt')
 CONSTITUENTS, LICENSE = 'data/constituents.csv', 'LICENSE'

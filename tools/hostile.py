@@ -1,6 +1,8 @@
 """Hostile input against the real `mqc` command line: the cases of issue #15 and the earlier ones of the notebooks'
-tests (malformed CSVs, foreign and malicious checkpoints), each run in a fresh copy of a tiny project (synthetic
-candles, a tokenizer and a stage-1 checkpoint from `microchat.testing.tiny_pipeline`).
+tests (malformed CSVs, foreign and malicious checkpoints), and those of issue #23 by theme (outputs, locks, signals,
+flag ranges, memory, content hashes, kinds of input, NaN), each run in a fresh copy of a tiny project (synthetic
+candles, a tokenizer and a stage-1 checkpoint from `microchat.testing.tiny_pipeline`). The closing note lists each
+mechanism (chapter 00g, microchat/files.py, unless named) with the cases that check it.
 
     python tools/hostile.py [--json FILE] [CASE ...]      # from anywhere, venv active; PYTHONPATH picks the microchat tested
 
@@ -157,8 +159,81 @@ def read_only(sub: str):
     return setup
 
 
+def fifo(*names):
+    "Named pipes at files/NAME: an input nobody writes to (opening one for reading waits forever)."
+    def setup(work: Path):
+        for n in names: os.mkfifo(work/'files'/n)
+    return setup
+
+
+def broken_link(work: Path):
+    (work/'data'/'ZZZ_2000-01-03_2001-01-02_1d.csv').symlink_to(work/'nowhere.csv')
+
+
+def other_asset_checkpoint(work: Path):
+    "checkpoints/midtrain_aaa.pt holding a midtrain checkpoint of asset BBB (as if BBB's slug had been aaa)."
+    import torch
+    ck = torch.load(work/'checkpoints'/'best_model.pt', weights_only=True)
+    ck['extra'] = dict(ck['extra'], stage='midtrain', asset='BBB')
+    torch.save(ck, work/'checkpoints'/'midtrain_aaa.pt')
+
+
+def flipped_bits(work: Path):
+    "files/flipped.pt: best_model.pt with one byte of its largest tensor inverted (the archive itself still reads)."
+    import zipfile
+    src = work/'checkpoints'/'best_model.pt'
+    data = src.read_bytes()
+    with zipfile.ZipFile(src) as z: info = max(z.infolist(), key=lambda i: i.file_size)
+    n, m = np.frombuffer(data[info.header_offset + 26:info.header_offset + 30], '<u2')
+    at = info.header_offset + 30 + int(n) + int(m) + info.file_size // 2
+    (work/'files'/'flipped.pt').write_bytes(data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1:])
+
+
+def nan_weights(work: Path):
+    "files/nan.pt: best_model.pt with NaN weights and no content hash (as a writer that checks nothing would leave it)."
+    import torch
+    ck = torch.load(work/'checkpoints'/'best_model.pt', weights_only=True)
+    ck['model'] = {k: torch.full_like(v, float('nan')) if v.is_floating_point() else v for k, v in ck['model'].items()}
+    ck.pop('sha', None)
+    torch.save(ck, work/'files'/'nan.pt')
+
+
+SIGNAL_CHILD = """
+import time
+from microchat.files import atomic_write
+def slow(tmp):
+    open(tmp, 'w').write('half a file')
+    time.sleep(30)
+atomic_write('out/x.pt', slow)
+"""
+SIGNAL_CASE = f"""
+import os, signal, subprocess, sys, time
+from pathlib import Path
+results = []
+for sig in (signal.SIGTERM, signal.SIGINT):
+    p = subprocess.Popen([sys.executable, '-c', {SIGNAL_CHILD!r}], stderr=subprocess.DEVNULL)
+    t = time.time()
+    while time.time() - t < 20 and not list(Path('out').glob('.x.pt.*.tmp')): time.sleep(0.05)
+    time.sleep(0.2)
+    p.send_signal(sig); p.wait()
+    left = list(Path('out').glob('.x.pt.*'))
+    results.append(f"{{sig.name}}: {{'left ' + ', '.join(map(str, left)) if left else 'clean'}}")
+    for f in left: f.unlink()
+print('; '.join(results))
+"""
+TOKENIZE_AGAIN = """
+import glob, torch
+from microchat.cli import main
+old = torch.load('models/tokenizer_model.pt', weights_only=True)['hash']
+main(['tokenize', '--steps', '200', '--batch', '256', '--seed', '7', '--threads', '1'])
+kept = [f for f in glob.glob('models/*.pt') if torch.load(f, weights_only=True).get('hash') == old]
+print(f'old tokenizer kept as {kept[0]}' if kept else 'old tokenizer lost')
+"""
+
+
 def cases() -> list:
     s2 = ['stage2', '--in', 'checkpoints/best_model.pt', '--csv']
+    fc = ['forecast', '--in', 'checkpoints/best_model.pt', '--csv', 'files/good.csv']
     py = lambda code: ['python', 'import warnings\nfrom microchat.data import load_ohlcv\n' + code]
     can_mount = os.geteuid() == 0
     return [
@@ -216,7 +291,78 @@ def cases() -> list:
         Case('full-disk-csv', ['data', '--offline', '--data-dir', 'full'], 'No space left on device' if can_mount else 'File too large',
              writes=True, setup=small_disk(64, 'full'), fsize=0 if can_mount else 64 * 1024),
         Case('read-only-folder', ['stage1', '--out', 'ro/best.pt', '--epochs', '1', *TINY], 'ro/', setup=read_only('ro')),
+        # --- theme 1, one place that knows every output: inputs, other kinds, folders, escapes, unique names, locks, signals
+        Case('out-is-input', ['stage2', '--in', 'checkpoints/best_model.pt', '--out', 'checkpoints/best_model.pt', '--asset', 'AAA'],
+             'is an input of this run'),
+        Case('png-over-checkpoint', fc + ['--png', 'checkpoints/best_model.pt'], 'is a model checkpoint'),
+        Case('png-over-tokenizer', fc + ['--png', 'models/tokenizer_model.pt'], 'is the tokenizer'),
+        Case('out-over-tokenizer', ['stage2', '--asset', 'AAA', '--out', 'models/tokenizer_model.pt'], 'is the tokenizer'),
+        Case('out-over-csv', ['stage2', '--asset', 'AAA', '--out', 'files/good.csv'], 'is a CSV'),
+        Case('out-is-folder', ['stage1', '--out', 'checkpoints', *TINY], 'is a folder'),
+        Case('eval-out-is-file', ['eval', '--in', 'checkpoints/best_model.pt', '--asset', 'AAA', '--out', 'files/good.csv'], 'is a file'),
+        Case('tokenizer-over-checkpoint', ['tokenize', '--out', 'checkpoints/best_model.pt', '--steps', '100'], 'is a model checkpoint'),
+        Case('ticker-escapes', ['data', '--tickers', '../ESCAPED'], 'not a ticker'),
+        Case('ticker-absolute', ['data', '--tickers', '/tmp/ESCAPED'], 'not a ticker'),
+        Case('slugs-unique', ['python', "from microchat.data import asset_slug as s\n"
+                              "t = ['^GSPC', 'GSPC-EUR', 'BTC-USD', 'BTC-EUR', 'ETH-USD', 'ETH-BTC', 'AAPL', 'BRK.B']\n"
+                              "print('unique' if len({s(x) for x in t}) == len(t) and (s('^GSPC'), s('BTC-USD'), s('BTC-EUR')) == ('gspc', 'btc', 'btc_eur') "
+                              "else 'shared: ' + str({x: s(x) for x in t}))"], 'unique'),
+        Case('out-holds-other-asset', ['stage2', '--asset', 'AAA', '--epochs', '1'], 'holds BBB', setup=other_asset_checkpoint),
+        Case('second-writer-stage2', ['stage2', '--asset', 'AAA', '--out', 'checkpoints/shared.pt', '--epochs', '1'],
+             'is being written by another run', writes=True, setup=holder),
+        Case('signals-clean-up', ['python', SIGNAL_CASE], 'SIGTERM: clean; SIGINT: clean'),
+        Case('tokenize-keeps-old', ['python', TOKENIZE_AGAIN], 'old tokenizer kept'),
+        # --- theme 2, one declaration per flag's range, checked before any work (the CLI and the Python API)
+        Case('paths-1-eval', ['eval', '--in', 'checkpoints/best_model.pt', '--asset', 'AAA', '--paths', '1'], '--paths 1'),
+        Case('paths-1-calibrate', ['calibrate', '--in', 'checkpoints/best_model.pt', '--asset', 'AAA', '--paths', '1'], '--paths 1'),
+        Case('paths-1-forecast', fc + ['--paths', '1'], '--paths 1'),
+        Case('paths-1-python', ['python', "from microchat.forecast import calibrate\n"
+                                "try: calibrate(in_path='checkpoints/best_model.pt', asset='AAA', paths=1, device='cpu'); print('ran')\n"
+                                "except ValueError as e: print('refused:', e)"], 'refused: --paths 1'),
+        Case('stride-above-seq-len', ['stage1', '--stride', '100', *TINY], '--stride 100'),
+        Case('seq-len-1', ['stage1', '--seq-len', '1', '--n-layer', '1', '--d-model', '32', '--n-head', '2'], '--seq-len 1'),
+        Case('temperature-tiny', fc + ['--temperature', '1e-9'], '--temperature 1e-09'),
+        Case('duplicate-horizons', ['eval', '--in', 'checkpoints/best_model.pt', '--asset', 'AAA', '--horizons', '5', '5'], 'duplicate'),
+        Case('tokenize-steps-20', ['tokenize', '--steps', '20'], '--steps 20'),
+        Case('paths-1e8-eval', ['eval', '--in', 'checkpoints/best_model.pt', '--asset', 'AAA', '--paths', '100000000'], 'needs at least'),
+        Case('paths-1e8-calibrate', ['calibrate', '--in', 'checkpoints/best_model.pt', '--asset', 'AAA', '--paths', '100000000'], 'needs at least'),
+        Case('batch-1e10-tokenize', ['tokenize', '--batch', '10000000000'], 'needs at least'),
+        Case('group-size-1', ['stage4', '--in', 'checkpoints/best_model.pt', '--asset', 'AAA', '--group-size', '1'], '--group-size 1'),
+        # --- theme 3, checkpoints carry a content hash; inputs are checked for kind before they are opened
+        Case('flipped-bits', ['forecast', '--in', 'files/flipped.pt', '--csv', 'files/good.csv'], 'content hash', setup=flipped_bits),
+        Case('in-fifo', ['forecast', '--in', 'files/fifo.pt', '--csv', 'files/good.csv'], 'not a regular file', setup=fifo('fifo.pt')),
+        Case('csv-fifo', ['stage2', '--csv', 'files/fifo.csv'], 'not a regular file', setup=fifo('fifo.csv')),
+        Case('tokenizer-fifo', ['stage1', '--tokenizer', 'files/fifo.pt', *TINY], 'not a regular file', setup=fifo('fifo.pt')),
+        Case('in-folder', ['forecast', '--in', 'checkpoints', '--csv', 'files/good.csv'], 'is a folder'),
+        Case('in-dev-zero', ['forecast', '--in', '/dev/zero', '--csv', 'files/good.csv'], 'not a regular file'),
+        Case('data-dir-is-file', ['stage1', '--data-dir', 'files/good.csv', *TINY], 'is a file'),
+        Case('broken-link-in-data', ['stage1', *TINY], 'ZZZ_2000-01-03_2001-01-02_1d.csv', setup=broken_link),
+        # --- theme 4, no NaN reaches a table or a checkpoint
+        Case('nan-weights-forecast', ['forecast', '--in', 'files/nan.pt', '--csv', 'files/good.csv'], 'not finite', setup=nan_weights),
+        Case('nan-weights-eval', ['eval', '--in', 'files/nan.pt', '--asset', 'AAA'], 'not finite', setup=nan_weights),
+        Case('nan-weights-calibrate', ['calibrate', '--in', 'files/nan.pt', '--asset', 'AAA'], 'not finite', setup=nan_weights),
+        Case('nan-weights-stage2', ['stage2', '--in', 'files/nan.pt', '--asset', 'AAA', '--out', 'checkpoints/n.pt'], 'not finite', setup=nan_weights),
     ]
+
+
+MECHANISMS = {   # the mechanism (microchat/files.py unless named) -> the cases that check it (the other cases are the earlier issues')
+    'outputs claimed before any work: claim, claim_stage (checkpoint.py), need_ticker and asset_slug (data.py)': [
+        'out-is-input', 'png-over-checkpoint', 'png-over-tokenizer', 'out-over-tokenizer', 'out-over-csv', 'out-is-folder',
+        'eval-out-is-file', 'tokenizer-over-checkpoint', 'ticker-escapes', 'ticker-absolute', 'slugs-unique', 'out-holds-other-asset'],
+    'one writer per file: write_lock, held by every claim for the whole run': ['second-writer', 'second-writer-stage2'],
+    'writes that survive: atomic_write, terminating_cleanly (SIGTERM as Ctrl-C), the tokenizer kept beside its successor (tokenize)': [
+        'signals-clean-up', 'tokenize-keeps-old', 'full-disk-checkpoint', 'full-disk-csv', 'read-only-folder'],
+    'flag ranges declared in the signature: Range, guarded (the CLI and the Python API)': [
+        'paths-1-eval', 'paths-1-calibrate', 'paths-1-forecast', 'paths-1-python', 'stride-above-seq-len', 'seq-len-1',
+        'temperature-tiny', 'duplicate-horizons', 'tokenize-steps-20', 'group-size-1'],
+    'memory bounds for every size flag: need_memory': ['paths-1e8', 'batch-1e8-stage1', 'batch-1e8-stage2', 'paths-1e8-eval',
+                                                       'paths-1e8-calibrate', 'batch-1e10-tokenize'],
+    'checkpoints carry a content hash: content_sha (checkpoint.py)': ['flipped-bits'],
+    'inputs checked for kind before they are opened: need_input, need_folder': [
+        'in-fifo', 'csv-fifo', 'tokenizer-fifo', 'in-folder', 'in-dev-zero', 'data-dir-is-file', 'broken-link-in-data'],
+    'no NaN stored or reported: need_finite, finite weights on save and load (checkpoint.py)': [
+        'nan-weights-forecast', 'nan-weights-eval', 'nan-weights-calibrate', 'nan-weights-stage2'],
+}
 
 
 def leftovers(work: Path) -> list:
@@ -247,6 +393,11 @@ def main():
     finally:
         subprocess.run(['umount', '-l', *map(str, scratch.glob('*/full')), *map(str, scratch.glob('*/ro'))], capture_output=True)
         shutil.rmtree(scratch, ignore_errors=True)
+    status = {r['name']: r['status'] for r in results}
+    print('\nmechanisms and the cases that check them:')
+    for mechanism, names in MECHANISMS.items():
+        ran = [n for n in names if n in status]
+        if ran: print(f"  {mechanism}: {sum(status[n] == 'PASS' for n in ran)}/{len(ran)} pass ({', '.join(ran)})")
     n = {s: sum(r['status'] == s for r in results) for s in ('PASS', 'FAIL', 'PENDING')}
     print(f"{n['PASS']} passed, {n['FAIL']} failed" + (f", {n['PENDING']} pending changes in chapters owned elsewhere" if n['PENDING'] else ''))
     if a.json: Path(a.json).write_text(json.dumps(results, indent=1))

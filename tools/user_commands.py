@@ -14,7 +14,7 @@ import argparse, json, os, re, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
 
 MQC = [sys.executable, '-c', 'import sys; from microchat.cli import main; sys.exit(main())']
-TIMEOUT = 600   # seconds per command (pipeline --quick is the long one)
+TIMEOUT = 1500  # seconds per command (pipeline --quick is the long one: 7.5 min here)
 TINY = ['--seq-len', '160', '--n-layer', '1', '--d-model', '32', '--n-head', '2']   # a stage-1 model of a seconds-long run
 FAST = ['--threads', '1']   # on every command that runs a model (all but data)
 

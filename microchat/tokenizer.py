@@ -15,7 +15,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 from .data import DATA_DIR, PRICES, Split, load_assets, make_split, misplaced
-from .files import Range, atomic_write, claim, guarded, need_input, need_memory, save_torch, torch_contents
+from .files import Range, atomic_write, claim, guarded, need, need_input, need_memory, save_torch, torch_contents
 
 # %% auto #0
 __all__ = ['FEATURES', 'VOCAB_SIZE', 'HALFLIFE', 'DECAY', 'MIN_VAR', 'TOKENIZER_PATH', 'CLIP', 'TokenizerError',
@@ -239,6 +239,8 @@ def fit_tokenizer(frames: dict, split: Split, cfg: TokenizerConfig | None = None
     torch.manual_seed(seed)
     f = train_features(frames, split)
     mean, std = f.mean(0), f.std(0)
+    need(len(f) > 0 and np.isfinite(std).all() and (std > 0).all(), f"{', '.join(frames)}: the training days' candles never "
+         "move (a feature has no spread), so there is nothing to tokenize; add assets whose prices change")
     x = torch.from_numpy(np.clip((f - mean) / std, -CLIP, CLIP).astype(np.float32))
     vq = VQVAE(cfg)
     g = torch.Generator().manual_seed(seed)

@@ -18,7 +18,7 @@ from .tokenizer import TOKENIZER_PATH
 # %% auto #0
 __all__ = ['STAGES', 'CHECKPOINTS', 'Stage', 'stage_path', 'last_path', 'claim_stage', 'CheckpointError', 'unwrap', 'rng_state',
            'set_rng_state', 'content_sha', 'save_checkpoint', 'read_checkpoint', 'load_checkpoint', 'trained_asset',
-           'file_sha', 'need_resumable']
+           'continued_asset', 'file_sha', 'need_resumable']
 
 # %% ../nbs/00d_checkpoint.ipynb #151dc429
 @dataclass(frozen=True)
@@ -142,6 +142,12 @@ def trained_asset(path, stage: str | None = None) -> str | None:
     """The asset the checkpoint at `path` was trained on (stages 2-4 record it; None for stage 1): the asset a stage
     that continues it works on unless told otherwise. Errors as `read_checkpoint`."""
     return (read_checkpoint(path, stage=stage).get('extra') or {}).get('asset')
+
+def continued_asset(asset: str | None, csv, in_path, stage: str) -> str | None:
+    """The asset of a stage that continues checkpoint `in_path` (written by `stage`): `asset` if given; with a CSV, the
+    CSV's own (None: `load_asset` names it); else the checkpoint's."""
+    if asset or csv is not None or in_path is None: return asset
+    return trained_asset(in_path, stage)
 
 # %% ../nbs/00d_checkpoint.ipynb #8f58ce4e
 def file_sha(path) -> str:

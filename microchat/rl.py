@@ -18,7 +18,7 @@ from .evaluate import crps_samples, training_returns
 from .model import logprobs, pick_device, sample
 from .tokenizer import TOKENIZER_PATH, Tokenizer, trailing_var
 from .checkpoint import (claim_stage, file_sha, last_path, load_checkpoint, need_resumable, read_checkpoint,
-                                  save_checkpoint, stage_path, trained_asset)
+                                  save_checkpoint, stage_path, continued_asset)
 from .loop import report_markdown
 from .files import Range, atomic_write, guarded, need, need_memory, train_bytes, write_lock
 
@@ -172,7 +172,7 @@ def rl(*,
     need(reward in REWARDS, f"unknown reward {reward!r}: use one of {', '.join(REWARDS)} (or register one with @reward)")
     device = pick_device(device)
     tok = Tokenizer.load(tokenizer_path)
-    name, df = load_asset(asset or (csv is None and in_path and trained_asset(in_path, 'sft')) or None, csv, data_dir, allow_jumps)
+    name, df = load_asset(continued_asset(asset, csv, in_path, 'sft'), csv, data_dir, allow_jumps)
     in_path = Path(in_path or stage_path('sft', name))
     out = claim_stage(out or stage_path('rl', name, in_path.parent), [in_path, tokenizer_path, csv], name)
     if resume: need_resumable(out, 'rl')

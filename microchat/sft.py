@@ -13,7 +13,7 @@ from typing import Annotated
 from .data import DATA_DIR, asset_stream, load_asset, load_assets, need_training_days
 from .tokenizer import TOKENIZER_PATH, Tokenizer
 from .files import Range, guarded, need
-from .checkpoint import claim_stage, load_checkpoint, need_resumable, stage_path, trained_asset
+from .checkpoint import claim_stage, load_checkpoint, need_resumable, stage_path, continued_asset
 from .loop import cleanup_ddp, evaluate_lm, setup_ddp, stage_report, train_windows, window_batches
 
 # %% auto #0
@@ -61,7 +61,7 @@ def sft(*,
     rank, world, device = setup_ddp(device)
     try:
         tok = Tokenizer.load(tokenizer_path)
-        name, df = load_asset(asset or (csv is None and in_path and trained_asset(in_path, 'midtrain')) or None, csv, data_dir, allow_jumps)
+        name, df = load_asset(continued_asset(asset, csv, in_path, 'midtrain'), csv, data_dir, allow_jumps)
         in_path = Path(in_path or stage_path('midtrain', name))
         out = claim_stage(out or stage_path('sft', name, in_path.parent), [in_path, tokenizer_path, csv], name, lock=rank == 0)
         if resume: need_resumable(out, 'sft')

@@ -10,7 +10,7 @@ the kept checkpoint on one fixed validation set: the validation days (never a te
 `--out` as it finishes (a stopped sweep keeps what it measured). The tokenizer is the one given, fitted once on the
 training days of the whole corpus.
 """
-import argparse, math, os, shutil, sys, tempfile, time
+import argparse, math, os, shutil, tempfile, time
 from pathlib import Path
 
 import numpy as np

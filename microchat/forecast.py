@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt
 from .data import DATA_DIR, history_until, load_asset
 from .model import pick_device, sample
 from .tokenizer import TOKENIZER_PATH, Tokenizer, trailing_var
+from .regime import RegimeTracker, regime_inputs, regime_state
 from .checkpoint import load_checkpoint, read_checkpoint
 from .files import (Range, atomic_write, claim, guarded, need, need_finite, need_memory, sample_bytes, save_torch,
                              write_lock)
@@ -112,15 +113,25 @@ class Forecaster:
     @property
     def stage(self) -> str | None: return self.info.get('stage')
 
+    def _inputs(self, candles: pd.DataFrame) -> np.ndarray:
+        "The model's inputs of candles 1..T-1: tokens, with their regimes if the model reads them (chapter 00h)."
+        return regime_inputs(self.tokenizer, candles) if self.model.cfg.n_regimes > 1 else self.tokenizer.encode(candles)
+
+    def _tracker(self, states, n_paths) -> RegimeTracker | None:
+        "For a model with regimes: the tracker of n_paths paths from each of `states` [B, 3] (after each prompt's last candle)."
+        if self.model.cfg.n_regimes == 1: return None
+        return RegimeTracker(self.tokenizer, states, n_paths // len(np.reshape(states, (-1, 3))), next(self.model.parameters()).device)
+
     def _tokens(self, candles: pd.DataFrame, horizon, n_paths, seed, temperature, top_k, top_p) -> tuple[np.ndarray, float]:
         "Token paths [n_paths, horizon] sampled after the last candle, and the tokenizer's variance there."
         seq_len = self.model.cfg.seq_len
         need(0 < horizon < seq_len, f"horizon {horizon} must be in 1..{seq_len - 1}, the model's context; use a shorter horizon")
         need(len(candles) >= 2, f"{len(candles)} candle(s) given; a forecast needs at least 2 (one seeds the tokenizer)")
         context_len = min(self.context_len or seq_len, seq_len - horizon)
-        tokens = self.tokenizer.encode(candles)[-context_len:]
+        tokens = self._inputs(candles)[-context_len:]
         _, var = self.tokenizer.state(candles)
-        return sample(self.model, tokens, horizon, n_paths, temperature, top_k, top_p, seed).cpu().numpy(), var
+        regime = self._tracker(regime_state(candles)[-1], n_paths)
+        return sample(self.model, tokens, horizon, n_paths, temperature, top_k, top_p, seed, regime).cpu().numpy(), var
 
     def sample(self, candles: pd.DataFrame, horizon=32, n_paths=256, seed=None, temperature=1.0, top_k=None,
                top_p=None, calibrated=True) -> np.ndarray:
@@ -150,7 +161,8 @@ class Forecaster:
         need(0 < horizon < seq_len, f"horizon {horizon} must be in 1..{seq_len - 1}, the model's context; use a shorter horizon")
         need(len(origins) and origins.min() >= 1, "every origin needs at least 2 candles up to it (one seeds the tokenizer)")
         context_len = min(self.context_len or seq_len, seq_len - horizon)
-        stream, var = self.tokenizer.encode(candles), trailing_var(candles)     # token i is candle i+1
+        stream, var = self._inputs(candles), trailing_var(candles)             # token i is candle i+1
+        states = regime_state(candles) if self.model.cfg.n_regimes > 1 else None
         seeds = np.arange(len(origins)) if seeds is None else np.asarray(seeds)
         out = np.empty((len(origins), n_paths, horizon))
         starts = np.maximum(origins - context_len, 0)
@@ -158,8 +170,9 @@ class Forecaster:
             group = np.flatnonzero(origins - starts == length)
             for part in np.array_split(group, math.ceil(len(group) * n_paths / max_rows)):
                 prompts = np.stack([stream[starts[k]:origins[k]] for k in part])
+                regime = None if states is None else self._tracker(states[origins[part]], len(part) * n_paths)
                 tokens = sample(self.model, prompts, horizon, len(part) * n_paths, temperature, top_k, top_p,
-                                seed=[int(seeds[k]) for k in part]).cpu().numpy().reshape(len(part), n_paths, horizon)
+                                seed=[int(seeds[k]) for k in part], regime=regime).cpu().numpy().reshape(len(part), n_paths, horizon)
                 for k, paths in zip(part, tokens):
                     out[k] = self.tokenizer.decode_returns(paths, var[origins[k]], _decode_rng(int(seeds[k])))
         return calibrate_paths(out, self.calibration) if calibrated and self.calibration else out

@@ -109,7 +109,7 @@ def mean_ce(model, batches) -> float:
     for x, y, m in batches:
         x, y, m = x.to(device), y.to(device), m.to(device)
         with autocast(device): logits, _ = model(x)
-        ce = F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction='none')
+        ce = F.cross_entropy(logits.flatten(0, 1), y.flatten() % logits.size(-1), reduction='none')   # targets: the token part of an input
         total, count = total + (ce * m.flatten()).sum().item(), count + m.sum().item()
     return total / count if count else math.nan
 

@@ -8,7 +8,8 @@ import math
 from pathlib import Path
 import pandas as pd
 from typing import Annotated
-from .data import DATA_DIR, asset_stream, load_asset, need_training_days
+from .data import DATA_DIR, load_asset, need_training_days
+from .regime import asset_inputs
 from .tokenizer import TOKENIZER_PATH, Tokenizer
 from .files import Range, guarded, need
 from .checkpoint import claim_stage, load_checkpoint, need_resumable, stage_path
@@ -49,7 +50,7 @@ def midtrain(*,
         out = claim_stage(out or stage_path('midtrain', name, in_path.parent), [in_path, tokenizer_path, csv], name, lock=rank == 0)
         if resume: need_resumable(out, 'midtrain')
         model, _ = load_checkpoint(in_path, tok.hash, device, tokenizer_path, stage='pretrain')
-        stream, parts = asset_stream(tok, df)
+        stream, parts = asset_inputs(tok, df, model.cfg.n_regimes > 1)
         seq_len, (_, n_train), (v0, v1) = model.cfg.seq_len, parts['train'], parts['val']
         need_training_days(name, df, tok.split, n_train, seq_len + 1, "give a longer history (--csv) or use a model with a shorter --seq-len")
         need(v1 > v0, f"{name}: no validation days between {tok.split.val_start.date()} and {tok.split.test_start.date()}; "

@@ -24,6 +24,7 @@ class GPTConfig:
     n_head: int = 4
     d_model: int = 128   # width 256 reached the same validation loss on the offline data at 3x the cost (nbs/01_pretrain)
     seq_len: int = 256   # longest context the model is trained on and may attend to
+    n_regimes: int = 1   # > 1: inputs are factorised tokens, token + vocab_size * regime (chapter 00h); 1: plain tokens
 
 def pick_device(name='auto') -> torch.device:
     "'auto' -> CUDA when there is a GPU, else CPU; 'cpu' / 'cuda' / 'cuda:1' as asked."
@@ -204,6 +205,7 @@ class GPT(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.wte = nn.Embedding(cfg.vocab_size, cfg.d_model)
+        self.wre = nn.Embedding(cfg.n_regimes, cfg.d_model) if cfg.n_regimes > 1 else None   # the regime part of an input
         self.blocks = nn.ModuleList(Block(cfg, i) for i in range(cfg.n_layer))
         self.lm_head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
         cos, sin = rope_tables(cfg.seq_len, cfg.d_model // cfg.n_head)
@@ -215,6 +217,7 @@ class GPT(nn.Module):
     def init_weights(self):
         "Embeddings N(0,1); input matrices uniform with std 1/sqrt(d); output projections zero, head near zero."
         nn.init.normal_(self.wte.weight, std=1.0)
+        if self.wre is not None: nn.init.normal_(self.wre.weight, std=1.0)
         nn.init.normal_(self.lm_head.weight, std=0.001)  # start near the uniform distribution: loss ~ log(vocab)
         s = 3 ** 0.5 * self.cfg.d_model ** -0.5          # uniform(-s, s) has std 1/sqrt(d)
         for b in self.blocks:
@@ -224,17 +227,19 @@ class GPT(nn.Module):
             nn.init.zeros_(b.mlp.proj.weight)
 
     def forward(self, idx, targets=None, loss_mask=None, kv_cache=None):
-        """Logits [B, T, vocab] (float32) for tokens idx [B, T], and the loss when targets are given:
-        the mean cross-entropy over positions where loss_mask is 1 (all positions without a mask)."""
+        """Logits [B, T, vocab] (float32) for inputs idx [B, T], and the loss when targets are given:
+        the mean cross-entropy over positions where loss_mask is 1 (all positions without a mask). With regimes, an
+        input is token + vocab * regime: its two parts are embedded and added; a target's regime part is ignored."""
         T, t0 = idx.size(1), (kv_cache.pos if kv_cache is not None else 0)
         assert t0 + T <= self.cfg.seq_len, f"{t0 + T} positions exceed the model's context of {self.cfg.seq_len}"
         cos, sin = self.cos[t0:t0 + T], self.sin[t0:t0 + T]
-        x = norm(self.wte(idx))
+        V = self.cfg.vocab_size
+        x = norm(self.wte(idx % V) if self.wre is None else self.wte(idx % V) + self.wre(idx // V))
         for block in self.blocks: x = block(x, cos, sin, kv_cache)
         if kv_cache is not None: kv_cache.pos += T
         logits = self.lm_head(norm(x)).float()
         if targets is None: return logits, None
-        ce = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), reduction='none')
+        ce = F.cross_entropy(logits.flatten(0, 1), targets.flatten() % V, reduction='none')
         if loss_mask is None: return logits, ce.mean()
         m = loss_mask.flatten().to(ce.dtype)
         return logits, (ce * m).sum() / m.sum().clamp(min=1)
@@ -279,9 +284,10 @@ def _setup(model, prompt, n_new, n_paths, seed):
     return device, prompt, n_paths // prompt.size(0), gen
 
 @torch.no_grad()
-def sample(model, prompt, n_new, n_paths=None, temperature=1.0, top_k=None, top_p=None, seed=None):
+def sample(model, prompt, n_new, n_paths=None, temperature=1.0, top_k=None, top_p=None, seed=None, regime=None):
     """Continue prompt [T] or [B, T] by n_new tokens -> LongTensor [n_paths, n_new] (the paths of prompt b are rows
-    b*n_paths/B ...); prefill once, then KV-cached steps. `seed`: one int, or one per prompt."""
+    b*n_paths/B ...); prefill once, then KV-cached steps. `seed`: one int, or one per prompt. `regime`: for a model
+    with regimes, a `RegimeTracker` of the n_paths paths that turns each sampled token into the next input."""
     device, prompt, reps, gen = _setup(model, prompt, n_new, n_paths, seed)
     cache = KVCache(model.cfg, prompt.size(0), prompt.size(1) + n_new, device, compute_dtype(device))
     with autocast(device):
@@ -290,25 +296,26 @@ def sample(model, prompt, n_new, n_paths=None, temperature=1.0, top_k=None, top_
         out = []
         for i in range(n_new):
             out.append(_pick(logits, temperature, top_k, top_p, gen))
-            if i + 1 < n_new: logits = model(out[-1], kv_cache=cache)[0][:, -1]
+            if i + 1 < n_new: logits = model(out[-1] if regime is None else regime(out[-1]), kv_cache=cache)[0][:, -1]
     return torch.cat(out, dim=1)
 
 @torch.no_grad()
-def sample_nocache(model, prompt, n_new, n_paths=None, temperature=1.0, top_k=None, top_p=None, seed=None):
+def sample_nocache(model, prompt, n_new, n_paths=None, temperature=1.0, top_k=None, top_p=None, seed=None, regime=None):
     "Reference for `sample`: same arguments and random numbers, but recomputes the whole sequence for every token."
     device, prompt, reps, gen = _setup(model, prompt, n_new, n_paths, seed)
-    seq = prompt.repeat_interleave(reps, 0)
+    seq, out = prompt.repeat_interleave(reps, 0), []
     with autocast(device):
         for _ in range(n_new):
-            seq = torch.cat([seq, _pick(model(seq)[0][:, -1], temperature, top_k, top_p, gen)], dim=1)
-    return seq[:, prompt.size(1):]
+            out.append(_pick(model(seq)[0][:, -1], temperature, top_k, top_p, gen))
+            seq = torch.cat([seq, out[-1] if regime is None else regime(out[-1])], dim=1)
+    return torch.cat(out, dim=1)
 
 def logprobs(model, seq, start, temperature=1.0):
-    """Log-probability of every token seq[:, start:] given all tokens before it, at `temperature` -> [B, T - start],
+    """Log-probability of every token seq[:, start:] (model inputs: a regime part is ignored) given all before it, at `temperature` -> [B, T - start],
     and the entropy of each of those next-token distributions (detached). Differentiable: RL needs the gradient;
     wrap in torch.no_grad() to only score."""
     assert 1 <= start < seq.size(1), f"start={start} must be in 1..{seq.size(1) - 1}"
     with autocast(seq.device): logits, _ = model(seq[:, :-1])
     logp = (logits[:, start - 1:] / temperature).log_softmax(-1)
     entropy = -(logp.exp() * logp).sum(-1).detach()
-    return logp.gather(-1, seq[:, start:, None]).squeeze(-1), entropy
+    return logp.gather(-1, seq[:, start:, None] % model.cfg.vocab_size).squeeze(-1), entropy

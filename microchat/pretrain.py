@@ -13,7 +13,8 @@ from typing import Annotated
 import torch
 from .data import DATA_DIR, load_assets
 from .model import GPT, GPTConfig
-from .tokenizer import TOKENIZER_PATH, Tokenizer, token_streams
+from .tokenizer import TOKENIZER_PATH, Tokenizer
+from .regime import N_REGIMES, model_streams
 from .checkpoint import claim_stage, load_checkpoint, need_resumable, stage_path
 from .loop import (batch_for_step, cleanup_ddp, evaluate_lm, lm_windows, report_markdown, scoring_windows,
                             setup_ddp, train_lm, window_batches)
@@ -28,28 +29,28 @@ def _as_streams(streams) -> list:
     streams = streams.values() if isinstance(streams, dict) else streams
     return [np.asarray(s, dtype=np.int64) for s in streams]
 
-def _pairs(streams):
-    "(previous, next) tokens of every target in the streams: token 1.. of each stream."
-    streams = [s for s in _as_streams(streams) if len(s) > 1] or [np.zeros(1, np.int64)]
+def _pairs(streams, vocab):
+    "(previous, next) tokens of every target in the streams: token 1.. of each stream (of model inputs: their token part)."
+    streams = [s % vocab for s in _as_streams(streams) if len(s) > 1] or [np.zeros(1, np.int64)]
     return np.concatenate([s[:-1] for s in streams]), np.concatenate([s[1:] for s in streams])
 
 def _unigram(train_streams, vocab):
-    _, nxt = _pairs(train_streams)
+    _, nxt = _pairs(train_streams, vocab)
     return (np.bincount(nxt, minlength=vocab) + 1) / (len(nxt) + vocab)
 
 def unigram_baseline(train_streams, vocab):
     "Add-one unigram fitted on the training streams -> function(streams) -> cross-entropy (nats/token)."
     p = _unigram(train_streams, vocab)
-    return lambda streams: float(-np.log(p[_pairs(streams)[1]]).mean())
+    return lambda streams: float(-np.log(p[_pairs(streams, vocab)[1]]).mean())
 
 def bigram_baseline(train_streams, vocab, alpha=16.0):
     "Bigram shrunk toward the unigram, p(b|a) = (n(a,b) + alpha p(b)) / (n(a) + alpha) -> function(streams) -> CE."
-    prev, nxt = _pairs(train_streams)
+    prev, nxt = _pairs(train_streams, vocab)
     counts = np.zeros((vocab, vocab))
     np.add.at(counts, (prev, nxt), 1)
     p = (counts + alpha * _unigram(train_streams, vocab)) / (counts.sum(1, keepdims=True) + alpha)
     def ce(streams):
-        a, b = _pairs(streams)
+        a, b = _pairs(streams, vocab)
         return float(-np.log(p[a, b]).mean())
     return ce
 
@@ -86,6 +87,7 @@ def pretrain(*,
              n_layer: int = GPTConfig.n_layer,   # transformer blocks
              n_head: int = GPTConfig.n_head,     # attention heads (must divide --d-model)
              d_model: int = GPTConfig.d_model,   # width
+             regimes: bool = False,              # inputs carry each day's volatility regime (chapter 00h)
              stride: Annotated[int | None, Range(1, 'seq_len')] = None,          # days between training windows (default: seq_len / 2)
              warmup: int | None = None,          # warmup steps (default: a twentieth of the steps)
              weight_decay: float = 0.1,          # AdamW weight decay
@@ -105,9 +107,10 @@ def pretrain(*,
     try:
         tok = Tokenizer.load(tokenizer_path)   # first: a checkpoint given as --tokenizer is named as such
         claim_stage(out, [tokenizer_path], lock=rank == 0)
-        cfg = GPTConfig(vocab_size=tok.vocab_size, n_layer=n_layer, n_head=n_head, d_model=d_model, seq_len=seq_len)
+        cfg = GPTConfig(vocab_size=tok.vocab_size, n_layer=n_layer, n_head=n_head, d_model=d_model, seq_len=seq_len,
+                        n_regimes=N_REGIMES if regimes else 1)
         need_memory(train_bytes(cfg, batch // world), device, f"--batch {batch}", "lower --batch")
-        parts = split_streams(tok, token_streams(tok, load_assets(data_dir, allow_jumps)))
+        parts = split_streams(tok, model_streams(tok, load_assets(data_dir, allow_jumps), regimes))
         windows = lm_windows(parts['train'].values(), seq_len, stride)
         val = scoring_windows(parts['val'].values(), seq_len, stride)
         if len(windows) == 0: raise DataError(f"no asset in {data_dir} has {seq_len + 1} training days: lower --seq-len")

@@ -13,7 +13,8 @@ from typing import Annotated
 import torch
 import matplotlib.pyplot as plt
 from tqdm.auto import tqdm
-from .data import DATA_DIR, asset_stream, load_asset, need_training_days
+from .data import DATA_DIR, load_asset, need_training_days
+from .regime import RegimeTracker, asset_inputs, regime_state
 from .evaluate import crps_samples, training_returns
 from .model import logprobs, pick_device, sample
 from .tokenizer import TOKENIZER_PATH, Tokenizer, trailing_var
@@ -31,12 +32,17 @@ __all__ = ['REWARDS', 'Episodes', 'AssetEpisodes', 'reward', 'token_acc', 'retur
 class Episodes:
     "A batch of B episodes: prompts, real continuations, and what decoding sampled tokens into returns needs."
     tok: Tokenizer
-    prompts: np.ndarray   # [B, C] context tokens
+    prompts: np.ndarray   # [B, C] context: the model's inputs (tokens, with their regimes if the model reads them)
     tokens: np.ndarray    # [B, H] the real continuation tokens
     returns: np.ndarray   # [B, H] the real daily log returns after each origin
     var: np.ndarray       # [B] the tokenizer's variance state at each origin
     dates: np.ndarray     # [B, C+H] candle date of every token of the episode (context, then continuation)
     train_var: float      # variance of the asset's training-day returns: the unit of the return rewards
+    states: np.ndarray | None = None   # [B, 3] regime states at each origin, for a model with regimes (chapter 00h)
+
+    def tracker(self, rows: slice, repeat: int, device) -> RegimeTracker | None:
+        "The regimes of `repeat` sampled paths of each episode in `rows` (None for a model without regimes)."
+        return None if self.states is None else RegimeTracker(self.tok, self.states[rows], repeat, device)
 
     def decode(self, paths) -> np.ndarray:
         "Daily log returns [B, G, H] of token paths [B, G, H], each decoded from its own episode's origin."
@@ -44,9 +50,10 @@ class Episodes:
 
 class AssetEpisodes:
     "One asset's tokens cut into episodes of `context_len` context tokens and their real `horizon` next tokens."
-    def __init__(self, tok: Tokenizer, df: pd.DataFrame, context_len=128, horizon=32):
+    def __init__(self, tok: Tokenizer, df: pd.DataFrame, context_len=128, horizon=32, regimes=False):
         self.tok, self.C, self.H = tok, context_len, horizon
-        self.stream, self.parts = asset_stream(tok, df)
+        self.stream, self.parts = asset_inputs(tok, df, regimes)
+        self.states = regime_state(df) if regimes else None
         self.dates = df.index[1:].values                 # token i is candle i+1
         self.log_close = np.log(df['Close'].to_numpy())
         self.var = trailing_var(df)                      # the tokenizer's state after each candle
@@ -62,8 +69,8 @@ class AssetEpisodes:
         idx = s[:, None] + np.arange(self.C + self.H)    # every token of each episode
         origin = s + self.C                              # candle index of the last context token
         returns = np.diff(self.log_close[origin[:, None] + np.arange(self.H + 1)], axis=1)
-        return Episodes(self.tok, self.stream[idx[:, :self.C]], self.stream[idx[:, self.C:]], returns,
-                        self.var[origin], self.dates[idx], self.train_var)
+        return Episodes(self.tok, self.stream[idx[:, :self.C]], self.stream[idx[:, self.C:]] % self.tok.vocab_size, returns,
+                        self.var[origin], self.dates[idx], self.train_var, None if self.states is None else self.states[origin])
 
 # %% ../nbs/04_rl.ipynb #c3b9daff
 REWARDS = {}
@@ -102,9 +109,9 @@ def group_advantages(rewards, scale=True, eps=1e-6) -> np.ndarray:
     return adv / (rewards.std(-1, keepdims=True) + eps) if scale else adv
 
 # %% ../nbs/04_rl.ipynb #1fcba95a
-def sample_groups(model, prompts, horizon: int, group_size: int, temperature=1.0, seed=None) -> torch.Tensor:
-    "G sampled continuations of each prompt [B, C] -> [B, G, H]."
-    paths = sample(model, prompts, horizon, n_paths=len(prompts) * group_size, temperature=temperature, seed=seed)
+def sample_groups(model, prompts, horizon: int, group_size: int, temperature=1.0, seed=None, regime=None) -> torch.Tensor:
+    "G sampled continuations of each prompt [B, C] -> [B, G, H] (`regime`: the paths' `RegimeTracker`, for a model with regimes)."
+    paths = sample(model, prompts, horizon, n_paths=len(prompts) * group_size, temperature=temperature, seed=seed, regime=regime)
     return paths.view(len(prompts), group_size, horizon)
 
 def rl_step(model, ref, opt, ep: Episodes, reward_fn, group_size=8, temperature=1.0, kl=0.05, grad_clip=1.0,
@@ -113,10 +120,11 @@ def rl_step(model, ref, opt, ep: Episodes, reward_fn, group_size=8, temperature=
     device = next(model.parameters()).device
     prompts = torch.as_tensor(ep.prompts, device=device)
     B, C = prompts.shape
-    paths = sample_groups(model, prompts, ep.tokens.shape[1], group_size, temperature, seed)
+    paths = sample_groups(model, prompts, ep.tokens.shape[1], group_size, temperature, seed, ep.tracker(slice(None), group_size, device))
     rewards = reward_fn(paths.cpu().numpy(), ep)                                   # [B, G]
     adv = torch.as_tensor(group_advantages(rewards, scale_adv), dtype=torch.float32, device=device).view(-1, 1)
-    seq = torch.cat([prompts.repeat_interleave(group_size, 0), paths.flatten(0, 1)], 1)
+    tracked = ep.tracker(slice(None), group_size, device)   # the inputs of the sampled days: tokens with their regimes
+    seq = torch.cat([prompts.repeat_interleave(group_size, 0), paths.flatten(0, 1) if tracked is None else tracked.inputs(paths.flatten(0, 1))], 1)
     logp, entropy = logprobs(model, seq, C, temperature)
     with torch.no_grad(): ref_logp, _ = logprobs(ref, seq, C, temperature)
     log_ratio = ref_logp - logp
@@ -135,8 +143,9 @@ def validate(model, ep: Episodes, reward_fn, n_paths=32, temperature=1.0, seed=0
     "Mean reward and mean scaled CRPS (cumulative returns, all horizons, units of σ√h) on validation episodes."
     device = next(model.parameters()).device
     H = ep.tokens.shape[1]
-    paths = np.concatenate([sample_groups(model, torch.as_tensor(ep.prompts[i:i + chunk], device=device), H, n_paths,
-                                          temperature, seed + i).cpu().numpy() for i in range(0, len(ep.prompts), chunk)])
+    paths = np.concatenate([sample_groups(model, torch.as_tensor(ep.prompts[i:i + chunk], device=device), H, n_paths, temperature,
+                                          seed + i, ep.tracker(slice(i, i + chunk), n_paths, device)).cpu().numpy()
+                            for i in range(0, len(ep.prompts), chunk)])
     x = ep.decode(paths).cumsum(-1)                                               # [B, N, H]
     score = crps_samples(np.moveaxis(x, 1, -1), ep.returns.cumsum(-1)) / np.sqrt(ep.train_var * np.arange(1, H + 1))
     return dict(val_reward=float(reward_fn(paths, ep).mean()), val_crps=float(score.mean()))
@@ -183,7 +192,7 @@ def rl(*,
     need(context_len + horizon <= seq_len, f"--context-len {context_len} + --horizon {horizon} exceed the model's "
            f"seq_len {seq_len}: use --context-len {seq_len - horizon} or less")
     need_memory(train_bytes(model.cfg, batch_episodes * group_size), device, f"--batch-episodes {batch_episodes} x --group-size {group_size}", "lower them")
-    episodes = AssetEpisodes(tok, df, context_len, horizon)
+    episodes = AssetEpisodes(tok, df, context_len, horizon, model.cfg.n_regimes > 1)
     need_training_days(name, df, tok.split, episodes.parts['train'][1], 1, '')
     train_starts, val_starts = episodes.starts('train'), episodes.starts('val')
     for part, s, cut in [('training', train_starts, tok.split.val_start), ('validation', val_starts, tok.split.test_start)]:

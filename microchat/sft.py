@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from typing import Annotated
-from .data import DATA_DIR, asset_stream, load_asset, load_assets, need_training_days
+from .data import DATA_DIR, load_asset, load_assets, need_training_days
+from .regime import asset_inputs
 from .tokenizer import TOKENIZER_PATH, Tokenizer
 from .files import Range, guarded, need
 from .checkpoint import claim_stage, load_checkpoint, need_resumable, stage_path, continued_asset
@@ -68,12 +69,13 @@ def sft(*,
         model, ck = load_checkpoint(in_path, tok.hash, device, tokenizer_path, stage='midtrain')
         need(context_len + horizon - 1 <= model.cfg.seq_len, f"context_len {context_len} + horizon {horizon} - 1 exceeds "
              f"the model's seq_len {model.cfg.seq_len}; lower --context-len")
-        stream, parts = asset_stream(tok, df)
+        regimes = model.cfg.n_regimes > 1
+        stream, parts = asset_inputs(tok, df, regimes)
         need_training_days(name, df, tok.split, parts['train'][1], 1, '')
         train_w, train_m = sft_windows(stream, *parts['train'], context_len, horizon, stride)
         if all_assets:   # other assets' training days: more examples of the same task, never a validation or test day
             others = [sft_windows(s, *p['train'], context_len, horizon, stride)
-                      for t, other in load_assets(data_dir, allow_jumps).items() if t != name for s, p in [asset_stream(tok, other)]]
+                      for t, other in load_assets(data_dir, allow_jumps).items() if t != name for s, p in [asset_inputs(tok, other, regimes)]]
             other_w, other_m = (np.concatenate([o[k] for o in others]) if others else a[:0] for k, a in enumerate((train_w, train_m)))
             keep = np.linspace(0, len(other_w) - 1, min(other_examples, len(other_w))).round().astype(int)   # all of them, if fewer
             train_w, train_m = np.concatenate([train_w, other_w[keep]]), np.concatenate([train_m, other_m[keep]])

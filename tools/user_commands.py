@@ -40,6 +40,8 @@ def commands(csvs: dict) -> list:
         ('data --offline', ['data', '--offline', '--data-dir', 'offline'], []),   # files checked by the count it prints
         ('tokenize', ['tokenize', '--steps', '300', '--batch', '512'], ['models/tokenizer_model.pt']),
         ('stage1', ['stage1', '--epochs', '10', '--batch', '32', '--lr', '5e-4', *TINY], [ck + 'best_model.pt']),
+        ('stage1 --regimes', ['stage1', '--regimes', '--epochs', '2', '--out', ck + 'regimes.pt', *TINY], [ck + 'regimes.pt']),
+        ('forecast (a model with regimes)', ['forecast', '--in', ck + 'regimes.pt', '--asset', 'BTC-USD', '--paths', '32', '--png', 'fan_regimes.png'], ['fan_regimes.png']),
         ('stage2 --in --out --csv', ['stage2', '--in', ck + 'best_model.pt', '--out', ck + 'midtrain_btc.pt', '--csv', btc,
                                      '--epochs', '1', '--batch', '16', '--lr', '3e-4'], [ck + 'midtrain_btc.pt']),
         ('stage2 --asset', ['stage2', '--asset', 'ETH-USD', '--epochs', '1'], [ck + 'midtrain_eth.pt']),

@@ -5,6 +5,12 @@ beats the default by more than the training-seed noise (the default trained with
 
     python tools/validation_sweep.py --data-dir data --tokenizer models/tokenizer_model.pt [--out /tmp/sweep] [NAME ...]
 
+The regime designs (chapter 00h) run on a corpus folder: each is pretrained on every asset there for 3 epochs, SFT
+sees 5,000 examples of the other assets, and the validation CRPS is also taken relative to GJR-GARCH skew-t (the
+strongest baseline on the index test days) on ^GSPC, ^IXIC and the four offline stocks:
+
+    python tools/validation_sweep.py --data-dir <corpus folder> --tokenizer <its tokenizer> --csv nbs/results/regime_sweep.csv "regimes: no" "regimes: yes"
+
 Takes about 5 minutes per design on one CPU core; the designs run one after the other. Each result is printed and
 appended to nbs/results/validation_sweep.csv (`--csv`), which chapter 01 prints.
 """
@@ -18,7 +24,7 @@ from microchat.sft import sft
 from microchat.forecast import Forecaster
 from microchat.data import load_asset
 from microchat.model import precision
-from microchat.evaluate import EvalError, evaluate, random_walk, summarize
+from microchat.evaluate import EvalError, evaluate, gjr_garch, random_walk, summarize
 
 DESIGNS = {  # name -> per stage, what differs from the defaults of the code this sweep was run against (10 epochs, SFT on one asset)
     'default': {}, 'default, seed 1': {'seed': 1}, 'default, seed 2': {'seed': 2},
@@ -31,6 +37,10 @@ DESIGNS = {  # name -> per stage, what differs from the defaults of the code thi
     'long + SFT on all assets, bf16': {'pretrain': {'epochs': 20}, 'sft': {'all_assets': True}, 'precision': 'bf16'},
     'long + SFT on all assets, bf16, seed 1': {'pretrain': {'epochs': 20}, 'sft': {'all_assets': True}, 'precision': 'bf16', 'seed': 1},
 }
+CORPUS = {'pretrain': {'epochs': 3}, 'sft': {'all_assets': True, 'other_examples': 5000}, 'assets': ['^GSPC', '^IXIC', 'AAPL', 'IBM', 'MSFT', 'GOOGL'], 'gjr': True}
+for s_ in (0, 1):
+    DESIGNS[f'regimes: no{", seed 1" if s_ else ""}'] = {**CORPUS, 'seed': s_}
+    DESIGNS[f'regimes: yes{", seed 1" if s_ else ""}'] = {**CORPUS, 'pretrain': {**CORPUS['pretrain'], 'regimes': True}, 'seed': s_}
 BASE = {'pretrain': {'epochs': 10}, 'sft': {'all_assets': False}}   # the defaults the sweep compared against
 
 def run(name, design, data_dir, tokenizer, out) -> dict:
@@ -41,20 +51,24 @@ def run(name, design, data_dir, tokenizer, out) -> dict:
     t0, prec = time.time(), design.get('precision', 'fp32')
     frames = []
     with precision(prec):
-        pretrain(out=root/'best_model.pt', **common, **cfg['pretrain'])
+        lm = pretrain(out=root/'best_model.pt', **common, **cfg['pretrain'])
         midtrain(in_path=root/'best_model.pt', asset='^GSPC', **common, **cfg['midtrain'])
         sft(in_path=root/'midtrain_gspc.pt', asset='^GSPC', **common, **cfg['sft'])
         fc = Forecaster.load(root/'sft_gspc.pt', tokenizer, 'cpu')
-        for a in ['^GSPC', '^IXIC']:
+        methods = {'rw': random_walk(), 'sft': fc.method(calibrated=False), **({'gjr': gjr_garch()} if design.get('gjr') else {})}
+        for a in design.get('assets', ['^GSPC', '^IXIC']):
             _, df = load_asset(a, data_dir=data_dir)
-            try: _, po = evaluate(df, {'rw': random_walk(), 'sft': fc.method(calibrated=False)}, fc.tokenizer.split, progress=False, part='val')
+            try: _, po = evaluate(df, methods, fc.tokenizer.split, progress=False, part='val')
             except EvalError: continue
             frames.append(po.assign(asset=a))
     s = summarize(pd.concat(frames))
     crps = [c for c in s if c.startswith('crps@')]
     rel = s.loc['sft', crps] / s.loc['rw', crps]
-    return {'design': name, 'seed': common['seed'], 'precision': prec, 'minutes': round((time.time() - t0) / 60, 1), **{f'{c} / rw': round(float(v), 4) for c, v in rel.items()},
-            'mean / rw': round(float(rel.mean()), 4), 'cov80@32': round(float(s.loc['sft', 'cov80@32']), 3)}
+    vs_gjr = {f'{c} / gjr': round(float(s.loc['sft', c] / s.loc['gjr', c]), 4) for c in crps} if 'gjr' in s.index else {}
+    return {'design': name, 'seed': common['seed'], 'precision': prec, 'minutes': round((time.time() - t0) / 60, 1),
+            **({'pretrain val CE': float(lm.loc['model', 'val CE']), 'unigram val CE': float(lm.loc['unigram', 'val CE'])} if design.get('gjr') else {}),
+            **{f'{c} / rw': round(float(v), 4) for c, v in rel.items()}, **vs_gjr,
+            'mean / rw': round(float(rel.mean()), 4), 'cov80@32': round(float(s.loc['sft', 'cov80@32']), 3), 'origins': int(s.loc['sft', 'origins'])}
 
 if __name__ == '__main__':
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])

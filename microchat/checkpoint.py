@@ -29,21 +29,25 @@ class Stage:
     file: str                   # in the checkpoint folder; {slug} is the asset's short name
     source: str | None = None   # the stage whose checkpoint it starts from
 
+# %% ../nbs/00d_checkpoint.ipynb #ecd19f9d
 STAGES = {s.name: s for s in [Stage('pretrain', 'mqc stage1', 'best_model.pt'),
                               Stage('midtrain', 'mqc stage2', 'midtrain_{slug}.pt', 'pretrain'),
                               Stage('sft', 'mqc stage3', 'sft_{slug}.pt', 'midtrain'),
                               Stage('rl', 'mqc stage4', 'rl_{slug}.pt', 'sft')]}
 CHECKPOINTS = 'checkpoints'
 
+# %% ../nbs/00d_checkpoint.ipynb #3d9e48e5
 def stage_path(stage: str, asset: str | None = None, folder=CHECKPOINTS) -> Path:
     "Where `stage` writes its checkpoint by default for `asset`: checkpoints/best_model.pt, checkpoints/sft_gspc.pt, ..."
     return Path(folder)/STAGES[stage].file.format(slug=asset_slug(asset or ''))
 
+# %% ../nbs/00d_checkpoint.ipynb #09f60470
 def last_path(out_path) -> Path:
     "Where the latest full training state lives, next to the best checkpoint: sft_gspc.pt -> sft_gspc.last.pt."
     out_path = Path(out_path)
     return out_path.with_name(f"{out_path.stem}.last{out_path.suffix}")
 
+# %% ../nbs/00d_checkpoint.ipynb #4ce35439
 def claim_stage(out, inputs=(), asset: str | None = None, lock: bool = True) -> Path:
     """Claim (`files.claim`, before any work) every file a stage writes for checkpoint `out`: the checkpoint, its
     `.last.pt` and its report (`.report.csv`, `.report.md`); `inputs` are the run's input files, `asset` its asset."""
@@ -57,18 +61,21 @@ def claim_stage(out, inputs=(), asset: str | None = None, lock: bool = True) -> 
 class CheckpointError(Exception):
     "A checkpoint that is missing, unreadable or does not match the tokenizer, explained in one line with the fix."
 
+# %% ../nbs/00d_checkpoint.ipynb #6c466b15
 def unwrap(model):
     "The plain GPT inside DDP and torch.compile wrappers (its state_dict keys carry no prefixes)."
     while isinstance(model, DDP) or hasattr(model, '_orig_mod'):
         model = model.module if isinstance(model, DDP) else model._orig_mod
     return model
 
+# %% ../nbs/00d_checkpoint.ipynb #b0ecb8a0
 def rng_state() -> dict:
     "The states of torch, CUDA, numpy and python's random generators, as tensors and plain python values."
     kind, keys, pos, has_gauss, gauss = np.random.get_state()
     return {'torch': torch.get_rng_state(), 'cuda': torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
             'numpy': [kind, keys.tolist(), pos, has_gauss, gauss], 'python': random.getstate()}
 
+# %% ../nbs/00d_checkpoint.ipynb #b0149827
 def set_rng_state(state: dict):
     "Restore the generators from `rng_state()`: a resumed run draws the numbers it would have drawn."
     torch.set_rng_state(state['torch'].cpu())
@@ -77,6 +84,7 @@ def set_rng_state(state: dict):
     np.random.set_state((kind, np.array(keys, dtype=np.uint32), *rest))
     random.setstate(state['python'])
 
+# %% ../nbs/00d_checkpoint.ipynb #a44b6c61
 def content_sha(ckpt: dict) -> str:
     "The hash of what a checkpoint means: its weights (names, dtypes, shapes and bytes), its config and its tokenizer's hash."
     h = hashlib.sha256(json.dumps([ckpt['config'], ckpt['tokenizer_hash']], sort_keys=True).encode())
@@ -85,9 +93,11 @@ def content_sha(ckpt: dict) -> str:
         h.update(f"{k}:{t.dtype}:{t.numel()};".encode()); h.update(t.view(torch.uint8).numpy().tobytes())
     return h.hexdigest()[:16]
 
+# %% ../nbs/00d_checkpoint.ipynb #167fd198
 def _not_finite(weights: dict) -> list:
     return [k for k, t in weights.items() if t.is_floating_point() and not torch.isfinite(t).all()]
 
+# %% ../nbs/00d_checkpoint.ipynb #20c9af1d
 def save_checkpoint(path, model, tokenizer_hash, step, optimizer=None, extra=None) -> Path:
     "Write a checkpoint atomically, with its content hash; `extra['stage']` names the stage that wrote it. Weights that are not finite are refused."
     state = dict(model=unwrap(model).state_dict(), config=asdict(unwrap(model).cfg), tokenizer_hash=tokenizer_hash,
@@ -98,13 +108,16 @@ def save_checkpoint(path, model, tokenizer_hash, step, optimizer=None, extra=Non
                               "the run diverged: lower --lr")
     return save_torch(path, dict(state, sha=content_sha(state)))
 
+# %% ../nbs/00d_checkpoint.ipynb #b556bc9a
 def _made_by(stage) -> str:
     return f"`{STAGES[stage].command}`" if stage in STAGES else "`mqc stage1` .. `mqc stage4`"
 
+# %% ../nbs/00d_checkpoint.ipynb #0e420d2b
 def _unreadable(path, e, stage) -> str:
     return (f"checkpoint {path} is not a readable microchat checkpoint ({type(e).__name__}): "
             f"delete it and rerun {_made_by(stage)}")
 
+# %% ../nbs/00d_checkpoint.ipynb #8d782ff8
 def read_checkpoint(path, tokenizer_hash=None, device='cpu', tokenizer_path=TOKENIZER_PATH, stage=None) -> dict:
     """The checkpoint dict, checked: it exists, it loads safely, and (when tokenizer_hash is given) it matches the
     tokenizer at `tokenizer_path`. `stage` (a key of STAGES) is the stage expected to have written it: the messages
@@ -126,6 +139,7 @@ def read_checkpoint(path, tokenizer_hash=None, device='cpu', tokenizer_path=TOKE
                               f"{tokenizer_path} is {tokenizer_hash}: retrain it with {_made_by(stage)} or use the matching tokenizer")
     return ckpt
 
+# %% ../nbs/00d_checkpoint.ipynb #c929712f
 def load_checkpoint(path, tokenizer_hash=None, device='cpu', tokenizer_path=TOKENIZER_PATH, stage=None) -> tuple[GPT, dict]:
     "Rebuild the model from a checkpoint -> (model on device, checkpoint dict); errors as `read_checkpoint`."
     ckpt = read_checkpoint(path, tokenizer_hash, device, tokenizer_path, stage)
@@ -138,11 +152,13 @@ def load_checkpoint(path, tokenizer_hash=None, device='cpu', tokenizer_path=TOKE
                               f"it is no model; retrain it with {_made_by(stage)}")
     return model.to(device), ckpt
 
+# %% ../nbs/00d_checkpoint.ipynb #008e3548
 def trained_asset(path, stage: str | None = None) -> str | None:
     """The asset the checkpoint at `path` was trained on (stages 2-4 record it; None for stage 1): the asset a stage
     that continues it works on unless told otherwise. Errors as `read_checkpoint`."""
     return (read_checkpoint(path, stage=stage).get('extra') or {}).get('asset')
 
+# %% ../nbs/00d_checkpoint.ipynb #f4154b12
 def continued_asset(asset: str | None, csv, in_path, stage: str) -> str | None:
     """The asset of a stage that continues checkpoint `in_path` (written by `stage`): `asset` if given; with a CSV, the
     CSV's own (None: `load_asset` names it); else the checkpoint's."""
@@ -154,6 +170,7 @@ def file_sha(path) -> str:
     "Short content hash of a file: which checkpoint a run started from or a report scored, even after the file is overwritten."
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
 
+# %% ../nbs/00d_checkpoint.ipynb #38c07ea3
 def need_resumable(out, stage: str | None = None):
     "Refuse `--resume` (of `stage`, a key of STAGES) when `out` has no `.last.pt` to resume from."
     if not last_path(out).exists():

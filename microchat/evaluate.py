@@ -27,10 +27,12 @@ __all__ = ['SQRT_2_OVER_PI', 'VARIANCE_CAP', 'PARKINSON', 'HAR_WINDOWS', 'T_DOF_
 class EvalError(ValueError):
     "A problem with an evaluation set-up, explained in one line with the fix."
 
+# %% ../nbs/03a_evaluate.ipynb #b510ac6a
 def log_returns(df: pd.DataFrame) -> pd.Series:
     "Daily close-to-close log returns, each indexed by its later day."
     return np.log(df['Close']).diff().iloc[1:]
 
+# %% ../nbs/03a_evaluate.ipynb #7edb46da
 def training_returns(df: pd.DataFrame, split) -> pd.Series:
     "The log returns of training days only (both closes before `split.val_start`)."
     r = log_returns(df)
@@ -49,6 +51,7 @@ def _with_stats(forecast):
     method.stats = stats
     return method
 
+# %% ../nbs/03a_evaluate.ipynb #6d0ab4b8
 def random_walk(window: int = 90):
     "Gaussian zero-mean daily returns with the std of the last `window` daily log returns up to the origin."
     def forecast(history, horizon, n_paths, seed, stats):
@@ -56,6 +59,7 @@ def random_walk(window: int = 90):
         return np.random.default_rng(seed).normal(0.0, sigma, size=(n_paths, horizon))
     return _with_stats(forecast)
 
+# %% ../nbs/03a_evaluate.ipynb #6debd79e
 def bootstrap(train_returns):
     "I.i.d. resampling of `train_returns`, the asset's training-day log returns (see `training_returns`)."
     pool = np.asarray(train_returns, dtype=float)
@@ -65,6 +69,7 @@ def bootstrap(train_returns):
         return np.random.default_rng(seed).choice(pool, size=(n_paths, horizon))
     return _with_stats(forecast)
 
+# %% ../nbs/03a_evaluate.ipynb #4163cbcf
 def garch(max_obs: int = 1500):
     "GARCH(1,1), constant mean, Student-t shocks, refitted at each origin on its last `max_obs` daily returns; arch simulates it."
     from arch.univariate import ConstantMean, GARCH, StudentsT
@@ -77,6 +82,7 @@ def garch(max_obs: int = 1500):
         return sims[-1] / 100
     return _with_stats(forecast)
 
+# %% ../nbs/03a_evaluate.ipynb #d5b6bd00
 def _quiet():
     "Silence the optimiser's numpy and convergence warnings: a failed fit is counted (`stats`), not printed at every origin."
     stack = contextlib.ExitStack()
@@ -97,12 +103,14 @@ def skewt_draws(eta: float, lam: float, size, rng) -> np.ndarray:
     y = np.where(rng.random(size) < (1 - lam) / 2, -(1 - lam) * w, (1 + lam) * w)
     return (y - a) / b
 
+# %% ../nbs/03a_evaluate.ipynb #c842f67e
 def _shocks(res, size, rng) -> np.ndarray:
     "Unit-variance shocks of an arch fit `res`: skew-t or Student t with its fitted parameters."
     p = res.params
     if type(res.model.distribution).__name__ == 'SkewStudent': return skewt_draws(p['eta'], p['lambda'], size, rng)
     return rng.standard_t(p['nu'], size) * math.sqrt((p['nu'] - 2) / p['nu'])
 
+# %% ../nbs/03a_evaluate.ipynb #3fe4c602
 VARIANCE_CAP = 25   # x the largest fitted daily variance (5x its volatility): the most a simulated day may have
 
 def arch_paths(res, horizon: int, n_paths: int, rng) -> np.ndarray:
@@ -128,6 +136,7 @@ def arch_paths(res, horizon: int, n_paths: int, rng) -> np.ndarray:
         var = np.minimum(next_var(e, var), cap)
     return out.T
 
+# %% ../nbs/03a_evaluate.ipynb #fb60c6ec
 def _fit_arch(model, warm, stats):
     """`model` fitted from the parameters `warm` (the fit at an earlier origin) if given, else, or when that fails, from arch's
     own starting values; None when no fit converges."""
@@ -141,6 +150,7 @@ def _fit_arch(model, warm, stats):
         stats['not converged'] += 1
     return None
 
+# %% ../nbs/03a_evaluate.ipynb #20668d7c
 def _arch_baseline(spec: dict, max_obs: int):
     """A method that fits `arch_model(percent returns, **spec)` on the last `max_obs` daily returns at each origin and
     simulates the fit with `arch_paths`. Each fit starts from the parameters of the method's last good fit when that fit
@@ -163,11 +173,13 @@ def _arch_baseline(spec: dict, max_obs: int):
         return fallback(history, horizon, n_paths, seed)
     return _with_stats(forecast)
 
+# %% ../nbs/03a_evaluate.ipynb #e2fd7521
 def gjr_garch(max_obs: int = 1500):
     """GJR-GARCH(1,1) (a negative shock raises the variance more), AR(1) mean, skew-t shocks, refitted at each origin on its
     last `max_obs` daily returns (warm-started); simulated by `arch_paths`."""
     return _arch_baseline(dict(mean='AR', lags=1, vol='GARCH', p=1, o=1, q=1, dist='skewt'), max_obs)
 
+# %% ../nbs/03a_evaluate.ipynb #54154c42
 def egarch(max_obs: int = 1500):
     """EGARCH(1,1) with the asymmetric term (the log variance moves with |z| and with z), constant mean, Student-t shocks,
     refitted at each origin on its last `max_obs` daily returns (warm-started); simulated by `arch_paths`."""
@@ -182,6 +194,7 @@ def range_variance(df: pd.DataFrame) -> np.ndarray:
     "Parkinson's estimate of each day's variance of the log price from its high and low: (ln H/L)^2 / (4 ln 2)."
     return np.log(df['High'].to_numpy(float) / df['Low'].to_numpy(float)) ** 2 / PARKINSON
 
+# %% ../nbs/03a_evaluate.ipynb #8ee48f4e
 def t_dof(z) -> float:
     "The degrees of freedom (on T_DOF_GRID) of the unit-variance Student t most likely to have drawn `z`."
     nu, z2 = T_DOF_GRID[:, None], np.asarray(z, float) ** 2
@@ -189,10 +202,12 @@ def t_dof(z) -> float:
     ll -= ((nu + 1) / 2 * np.log1p(z2 / (nu - 2))).sum(1)
     return float(T_DOF_GRID[np.argmax(ll)])
 
+# %% ../nbs/03a_evaluate.ipynb #5365eb66
 def _har_regressors(windows: np.ndarray) -> np.ndarray:
     "Rows [1, mean of the last k values for k in HAR_WINDOWS], one per row of `windows` [n, max(HAR_WINDOWS)] of log range variances."
     return np.column_stack([np.ones(len(windows))] + [windows[:, -k:].mean(1) for k in HAR_WINDOWS])
 
+# %% ../nbs/03a_evaluate.ipynb #0d055ed1
 def har_fit(history: pd.DataFrame, max_obs: int = 1500) -> dict | None:
     """The HAR fit of `har_range` on the last `max_obs` days of `history`: OLS coefficients `b` of the next day's log range
     variance on the regressors, its residuals, the returns' mean `mu`, the scale `kappa` of the return variance per unit of
@@ -208,6 +223,7 @@ def har_fit(history: pd.DataFrame, max_obs: int = 1500) -> dict | None:
     kappa = np.mean((r[L:] - mu) ** 2 / predicted)
     return dict(b=b, resid=y - X @ b, mu=mu, kappa=kappa, nu=t_dof((r[L:] - mu) / np.sqrt(kappa * predicted)), x=x[-L:])
 
+# %% ../nbs/03a_evaluate.ipynb #ccebfe18
 def har_range(max_obs: int = 1500):
     """HAR (daily, weekly, monthly means) of the log Parkinson range variance, fitted by OLS on the last `max_obs` days at
     each origin (`har_fit`); Student-t returns whose variance is the HAR prediction along each simulated path of the range
@@ -280,6 +296,7 @@ def rolling_origins(df: pd.DataFrame, split, step: int = 5, horizon: int = 32, p
                         f"after it and {MIN_HISTORY} before it; use a shorter horizon or an asset with a longer history")
     return origins
 
+# %% ../nbs/03a_evaluate.ipynb #1254982d
 def _checked(paths, shape, name, origin) -> np.ndarray:
     "`paths` as floats, if it has `shape` and is finite; else a one-line EvalError."
     paths = np.asarray(paths, dtype=float)
@@ -291,6 +308,7 @@ def _checked(paths, shape, name, origin) -> np.ndarray:
         raise EvalError(f"{name} returned NaN or inf at {pd.Timestamp(origin).date()}; return finite daily log returns")
     return paths
 
+# %% ../nbs/03a_evaluate.ipynb #2e5d63de
 def forecast_at(df: pd.DataFrame, origin, method, horizon: int, n_paths: int = 256, seed: int = 0, name: str = 'method') -> np.ndarray:
     "Run `method` on the candles up to and including `origin` only; check it returns finite [n_paths, horizon] daily log returns."
     return _checked(method(df.loc[:origin].copy(), horizon, n_paths, seed), (n_paths, horizon), name, origin)
@@ -304,6 +322,7 @@ def make_baseline(name: str, df: pd.DataFrame, split):
     if name not in BASELINE_MAKERS: raise EvalError(f"unknown baseline {name!r}; choose from {', '.join(BASELINES)}")
     return BASELINE_MAKERS[name](training_returns(df, split)) if name == 'bootstrap' else BASELINE_MAKERS[name]()
 
+# %% ../nbs/03a_evaluate.ipynb #69d129ed
 def scores_by_horizon(per_origin: pd.DataFrame) -> pd.DataFrame:
     "Tidy table: one row per (method, horizon) with each score averaged over origins, and the CRPS skill against each baseline present."
     g = per_origin.groupby(['method', 'horizon'], sort=False)
@@ -316,6 +335,7 @@ def scores_by_horizon(per_origin: pd.DataFrame) -> pd.DataFrame:
             long[f'skill vs {b}'] = 1 - long.crps / long.horizon.map(base)
     return long
 
+# %% ../nbs/03a_evaluate.ipynb #183b8584
 def summarize(per_origin: pd.DataFrame) -> pd.DataFrame:
     "One row per method: `crps@h`, `cov80@h` and `cov90@h` for every horizon h, and the number of origins."
     long = scores_by_horizon(per_origin)
@@ -323,6 +343,7 @@ def summarize(per_origin: pd.DataFrame) -> pd.DataFrame:
     wide.columns = [f'{score}@{h}' for score, h in wide.columns]
     return wide.join(long.groupby('method').origins.first()).loc[list(long.method.unique())]
 
+# %% ../nbs/03a_evaluate.ipynb #0c8ef499
 def evaluate(df: pd.DataFrame, methods: dict, split, step: int = 5, horizons=(1, 5, 10, 32), n_paths: int = 256,
              seed: int = 0, progress: bool = True, part: str = 'test') -> tuple[pd.DataFrame, pd.DataFrame]:
     "Rolling-origin evaluation of `methods` (name -> method) over the `part` period: returns (summary, per_origin)."
@@ -357,6 +378,7 @@ def newey_west_var(d: np.ndarray, lags: int) -> float:
     for k in range(1, min(lags, n - 1) + 1): v += 2 * (1 - k / (lags + 1)) * float(d[k:] @ d[:-k]) / n
     return max(v, 1e-300)
 
+# %% ../nbs/03a_evaluate.ipynb #1323622f
 def dm_test(per_origin: pd.DataFrame, a: str, b: str, horizon: int = 32, metric: str = 'crps') -> dict:
     """Diebold-Mariano test of `a` against `b` on `metric` at `horizon`, Newey-West errors for overlapping windows; mean_diff < 0:
     `a` is better. Several assets: the differences are first averaged over the assets at each origin date (date-clustered)."""
@@ -383,6 +405,7 @@ def best_baselines(long: pd.DataFrame) -> pd.Series:
     base = long[long.method.isin(BASELINES)]
     return base.loc[base.groupby('horizon').crps.idxmin()].set_index('horizon').method.rename('best baseline')
 
+# %% ../nbs/03a_evaluate.ipynb #9e82a573
 def vs_best_baseline(per_origin: pd.DataFrame, models) -> pd.DataFrame:
     """Each of `models` against the best baseline at each horizon (`best_baselines`): both CRPS, the skill and the
     Diebold-Mariano test (date-clustered across assets, see `dm_test`); one row per (model, horizon)."""
@@ -396,6 +419,7 @@ def vs_best_baseline(per_origin: pd.DataFrame, models) -> pd.DataFrame:
                          'skill': 1 - crps[m, h] / crps[b, h], 'dm stat': t['stat'], 'p_value': t['p_value']})
     return pd.DataFrame(rows).set_index(['model', 'horizon'])
 
+# %% ../nbs/03a_evaluate.ipynb #36ce73ae
 def crps_by_group(per_origin: pd.DataFrame, groups: dict) -> pd.DataFrame:
     """Mean CRPS of each method at each horizon within each group of assets, `groups` mapping an asset to its group
     (e.g. 'index' or 'stock', or a sector; assets it leaves out are left out): rows (group, method), columns horizons."""
@@ -412,6 +436,7 @@ def to_markdown(df: pd.DataFrame, floatfmt: str = '.4g') -> str:
     lines += ['| ' + ' | '.join(cell(v) for v in row) + ' |' for row in d.itertuples(index=False)]
     return '\n'.join(lines)
 
+# %% ../nbs/03a_evaluate.ipynb #a921c182
 def save_report(summary: pd.DataFrame, per_origin: pd.DataFrame, out_dir) -> list[Path]:
     "Write summary.csv, summary.md and per_origin.csv to `out_dir`, each atomically; return their paths."
     out = Path(out_dir)
@@ -426,6 +451,7 @@ def trading_calendar(exchange: str = 'XNYS'):
     import exchange_calendars
     return exchange_calendars.get_calendar(exchange, start='1990-01-01')
 
+# %% ../nbs/03a_evaluate.ipynb #82590f32
 def future_dates(index, horizon: int, exchange: str = 'XNYS') -> pd.DatetimeIndex:
     """The `horizon` trading days after index[-1]: every calendar day if the history has weekend candles (crypto), else
     the sessions of `exchange` (no market holidays), continued as business days past the end of its calendar."""
@@ -437,6 +463,7 @@ def future_dates(index, horizon: int, exchange: str = 'XNYS') -> pd.DatetimeInde
     more = pd.bdate_range((days[-1] if len(days) else index[-1]) + pd.Timedelta(days=1), periods=horizon - len(days))
     return pd.DatetimeIndex(days.append(more), name='Date')
 
+# %% ../nbs/03a_evaluate.ipynb #0e443800
 def plot_fan(history: pd.DataFrame, paths, realised=None, lookback: int = 60, title: str | None = None, levels: dict | None = None):
     """Fan chart of the closes implied by daily log-return `paths` [N, H] after `history`, with the realised closes (the H
     days after) if given, and price `levels` ({label: price}, e.g. an event's threshold) as labelled dotted lines."""
@@ -463,6 +490,7 @@ def plot_fan(history: pd.DataFrame, paths, realised=None, lookback: int = 60, ti
     ax.legend(fontsize=7, loc='upper left'); fig.autofmt_xdate(); fig.tight_layout()
     return fig
 
+# %% ../nbs/03a_evaluate.ipynb #6e478f3c
 STYLES = [dict(color=f'C{k}', ls=ls, marker=m) for k, (ls, m) in enumerate(zip(['-', '--', '-.', ':'] * 3, 'osD^vP*Xh<'))]   # ten lines told apart in grey too
 
 def plot_calibration(per_origin: pd.DataFrame, horizon: int | None = None, bins: int = 5):
@@ -487,6 +515,7 @@ def plot_calibration(per_origin: pd.DataFrame, horizon: int | None = None, bins:
     ax1.legend(fontsize=7, loc='center left', bbox_to_anchor=(1.01, .5)); fig.tight_layout()
     return fig
 
+# %% ../nbs/03a_evaluate.ipynb #c71b8638
 def plot_reliability(per_origin: pd.DataFrame, horizon: int | None = None, bins: int = 5):
     "Reliability of the event forecasts at `horizon`: observed frequency against forecast probability, P(up) and P(touch)."
     h = int(horizon or per_origin.horizon.max())
@@ -505,6 +534,7 @@ def plot_reliability(per_origin: pd.DataFrame, horizon: int | None = None, bins:
     fig.tight_layout()
     return fig
 
+# %% ../nbs/03a_evaluate.ipynb #568ae73e
 def plot_crps_by_horizon(summary: pd.DataFrame, relative_to: str | None = None):
     "Mean CRPS by horizon, one line per method (divided by method `relative_to`'s CRPS if given)."
     cols = [c for c in summary.columns if c.startswith('crps@')]

@@ -25,6 +25,7 @@ def explore_once(fc: Forecaster, df: pd.DataFrame, origin, n_paths=256, temperat
     fig = f.plot(realised if len(realised) == horizon else None, title=f"{n_paths} paths from {history.index[-1].date()}, T={temperature:g}")
     return fig, f.quantiles
 
+# %% ../nbs/07_explorer.ipynb #69b489c1
 def explorer(ckpt=None, tokenizer_path=TOKENIZER_PATH, data_dir=DATA_DIR, device='auto'):
     "An interactive panel: asset, origin date, number of paths and temperature -> fan chart and quantile table (default checkpoint: the S&P 500 SFT model)."
     fc = Forecaster.load(ckpt or stage_path('sft', '^GSPC'), tokenizer_path, device)

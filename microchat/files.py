@@ -21,6 +21,7 @@ __all__ = ['TOKENIZER_KEYS', 'CHECKPOINT_KEYS', 'KINDS', 'DataError', 'need', 't
 class DataError(ValueError):
     "A problem with input data, a flag or a file, explained in one line (file, place, problem, fix)."
 
+# %% ../nbs/00g_files.ipynb #90299c9a
 def need(cond, msg: str):
     "Raise DataError(msg) unless `cond`: every check of user input (files, flag values) goes through here, so `mqc` reports it in one line."
     if not cond: raise DataError(msg)
@@ -38,6 +39,7 @@ def terminating_cleanly():
     try: yield
     finally: signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
+# %% ../nbs/00g_files.ipynb #b0b526a4
 _WRITES: ContextVar[dict | None] = ContextVar('writes', default=None)
 
 @contextmanager
@@ -48,6 +50,7 @@ def recording_writes():
     try: yield _WRITES.get()
     finally: _WRITES.reset(token)
 
+# %% ../nbs/00g_files.ipynb #b4ed4e4a
 def atomic_write(path, content) -> Path:
     """Write `content` (str, bytes, or a function that writes to the path it is given) to `path` atomically; on
     failure (a full disk, Ctrl-C, SIGTERM) the temporary file is removed, the previous file is kept, and an OSError
@@ -70,6 +73,7 @@ def atomic_write(path, content) -> Path:
             raise
     return path
 
+# %% ../nbs/00g_files.ipynb #70ee87e7
 def save_torch(path, obj) -> Path:
     "`torch.save` of `obj` to `path` through `atomic_write`, serialised in memory first: torch reports a full disk as a RuntimeError."
     import torch   # only the files of the later layers need torch
@@ -130,6 +134,7 @@ def need_input(path, what: str = 'input') -> Path:
     need(os.access(path, os.R_OK), f"{path}: cannot read it (permission denied); fix its permissions")
     return path
 
+# %% ../nbs/00g_files.ipynb #2549a256
 def need_folder(path, what: str = 'folder') -> Path:
     "`path` unless it exists and is not a folder (a one-line DataError)."
     path = Path(path)
@@ -142,6 +147,7 @@ CHECKPOINT_KEYS = {'config', 'model', 'tokenizer_hash'}     # what every checkpo
 KINDS = {'checkpoint': 'a model checkpoint', 'tokenizer': 'the tokenizer written by `mqc tokenize`', 'torch': 'a torch file',
          'png': 'a PNG image', 'csv': 'a CSV file', 'text': 'a text file', 'folder': 'a folder', 'other': 'a file of another kind'}
 
+# %% ../nbs/00g_files.ipynb #de3015e6
 def torch_contents(path) -> dict | None:
     "The dict a torch file holds, loaded safely (tensors and plain values only), or None when it is not one."
     import torch
@@ -152,6 +158,7 @@ def torch_contents(path) -> dict | None:
     except Exception: return None
     return d if isinstance(d, dict) else None
 
+# %% ../nbs/00g_files.ipynb #2a6aef66
 def file_kind(path) -> str | None:
     "What is at `path` (a key of KINDS), or None when nothing is."
     path = Path(path)
@@ -165,10 +172,12 @@ def file_kind(path) -> str | None:
         return 'tokenizer' if TOKENIZER_KEYS <= keys else 'checkpoint' if CHECKPOINT_KEYS <= keys else 'torch'
     return {'.csv': 'csv', '.md': 'text', '.txt': 'text'}.get(path.suffix.lower(), 'other')
 
+# %% ../nbs/00g_files.ipynb #c29868e1
 def _same_file(a, b) -> bool:
     try: return os.path.samefile(a, b)
     except OSError: return os.path.abspath(a) == os.path.abspath(b)
 
+# %% ../nbs/00g_files.ipynb #6b529f38
 _RUN: ContextVar[ExitStack | None] = ContextVar('run', default=None)
 
 @contextmanager
@@ -179,6 +188,7 @@ def one_run():
         try: yield
         finally: _RUN.reset(token)
 
+# %% ../nbs/00g_files.ipynb #f3c17527
 def claim(path, kind: str, inputs=(), asset: str | None = None, flag: str = '--out', lock: bool = True) -> Path:
     """Declare `path` an output of this run (`kind`, a key of KINDS), before any work: refuse (one line) a folder
     where a file belongs or a file where a folder belongs, an existing file of another kind, a checkpoint of an asset
@@ -227,11 +237,13 @@ class Range:
                 need(ok(v, bound), f"{flag} {shown}: must be {word} {why}")
         need(not self.unique or len(set(items)) == len(items), f"{flag} {shown}: a duplicate value; give each one once")
 
+# %% ../nbs/00g_files.ipynb #ff8c969e
 def ranges(fn) -> dict[str, Range]:
     "The Range declared in the annotation of each parameter of `fn` that has one."
     hints = typing.get_type_hints(inspect.unwrap(fn), include_extras=True)
     return {n: r for n, h in hints.items() for r in getattr(h, '__metadata__', ()) if isinstance(r, Range)}
 
+# %% ../nbs/00g_files.ipynb #5b810258
 def guarded(fn):
     """A command function: its arguments are checked against the ranges of its signature before its body runs, and
     the body runs as `one_run` (its outputs' locks are held until it returns, SIGTERM cleans up)."""
@@ -258,21 +270,25 @@ def available_memory(device='cpu') -> int:
     except (OSError, ValueError): pass
     return free
 
+# %% ../nbs/00g_files.ipynb #0a8bd54f
 def train_bytes(cfg, batch: int) -> int:
     "A lower bound on the memory of one training step of model `cfg` on `batch` windows (float32)."
     per_token = cfg.n_layer * 8 * cfg.d_model + 3 * cfg.vocab_size    # block activations kept for backward; logits, softmax, gradient
     params = 12 * cfg.n_layer * cfg.d_model ** 2 + 2 * cfg.vocab_size * cfg.d_model
     return 4 * (batch * cfg.seq_len * per_token + 4 * params)       # weights, gradients and AdamW's two moments
 
+# %% ../nbs/00g_files.ipynb #ecf8a087
 def sample_bytes(cfg, n_paths: int, horizon: int) -> int:
     "A lower bound on the memory of sampling `n_paths` paths of `horizon` days from model `cfg`: KV cache, logits, decoded paths."
     return 4 * n_paths * (2 * cfg.n_layer * cfg.seq_len * cfg.d_model + 2 * cfg.vocab_size) + 8 * n_paths * horizon * 4
 
+# %% ../nbs/00g_files.ipynb #74b8b5f4
 def need_memory(nbytes: int, device, what: str, fix: str):
     "Refuse (one-line DataError) a job whose memory estimate `nbytes` exceeds what `device` has free."
     free = available_memory(device)
     need(nbytes <= free, f"{what} needs at least {nbytes / 2**30:,.1f} GiB of memory and {device} has {free / 2**30:,.1f} GiB free; {fix}")
 
+# %% ../nbs/00g_files.ipynb #5069f32d
 def need_finite(values, what: str, cause: str):
     "Refuse (one-line DataError) `values` (numbers, arrays, a table) of which any is not finite: `what` they are, their likely `cause`."
     a = np.asarray(values, dtype=float)

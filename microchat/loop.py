@@ -38,6 +38,7 @@ def lm_windows(streams, seq_len, stride=None) -> np.ndarray:
         out += [s[i:i + seq_len + 1] for i in starts]
     return np.stack(out).astype(np.int64) if out else np.zeros((0, seq_len + 1), np.int64)
 
+# %% ../nbs/00e_loop.ipynb #e7fcd628
 def scoring_windows(streams, seq_len: int, stride: int | None = None, first: int = 1, last: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Windows [N, seq_len+1] and masks [N, seq_len] that score every target stream[first:last] of each of `streams`
     exactly once (`last` defaults to the stream's end); a target's context may reach back before `first`."""
@@ -57,6 +58,7 @@ def scoring_windows(streams, seq_len: int, stride: int | None = None, first: int
     if not wins: return np.zeros((0, seq_len + 1), np.int64), np.zeros((0, seq_len), np.float32)
     return np.stack(wins), np.stack(masks)
 
+# %% ../nbs/00e_loop.ipynb #41cac8bd
 def batch_for_step(windows, step, batch, seed, rank=0, world=1, masks=None):
     "This rank's rows of global batch `step` -> (x, y, mask) tensors; a pure function of (seed, step)."
     assert batch % world == 0, f"batch {batch} does not split evenly over {world} processes"
@@ -70,6 +72,7 @@ def batch_for_step(windows, step, batch, seed, rank=0, world=1, masks=None):
     m = torch.ones(per, w.size(1) - 1) if masks is None else torch.from_numpy(masks[idx]).float()
     return w[:, :-1], w[:, 1:], m
 
+# %% ../nbs/00e_loop.ipynb #5cc9dd7d
 def window_batches(windows, masks=None, batch=64) -> list:
     "Fixed-order (x, y, mask) batches over all windows, for evaluation."
     w = torch.from_numpy(windows)
@@ -88,20 +91,24 @@ def setup_ddp(device='auto'):
     if not dist.is_initialized(): dist.init_process_group('nccl' if device.type == 'cuda' else 'gloo')
     return rank, world, device
 
+# %% ../nbs/00e_loop.ipynb #0df5ea09
 def cleanup_ddp():
     "Leave the process group, if this process joined one."
     if dist.is_initialized(): dist.destroy_process_group()
 
+# %% ../nbs/00e_loop.ipynb #0d246006
 def dist_info():
     "(rank, world size) of this process: (0, 1) outside DDP."
     return (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
 
+# %% ../nbs/00e_loop.ipynb #a306d469
 def lr_at(step, steps, lr, warmup, final_frac=0.1):
     "Linear warmup to lr over `warmup` steps, then cosine decay to final_frac * lr at the last step."
     if step < warmup: return lr * (step + 1) / warmup
     t = (step - warmup) / max(1, steps - 1 - warmup)
     return lr * (final_frac + (1 - final_frac) * 0.5 * (1 + math.cos(math.pi * min(t, 1.0))))
 
+# %% ../nbs/00e_loop.ipynb #48a6f4a8
 @torch.no_grad()
 def mean_ce(model, batches) -> float:
     "Cross-entropy (nats/token) over all scored targets of (x, y, mask) batches."
@@ -113,6 +120,7 @@ def mean_ce(model, batches) -> float:
         total, count = total + (ce * m.flatten()).sum().item(), count + m.sum().item()
     return total / count if count else math.nan
 
+# %% ../nbs/00e_loop.ipynb #b4819e8a
 def evaluate_lm(model, windows, masks=None, batch=64) -> float:
     "Mean cross-entropy of the model on windows [N, seq_len+1] (masked positions only when masks are given)."
     return mean_ce(model, window_batches(windows, masks, batch))
@@ -121,6 +129,7 @@ def evaluate_lm(model, windows, masks=None, batch=64) -> float:
 class TrainingError(Exception):
     "A training run that cannot go on (its loss is no longer a number), explained in one line with the fix."
 
+# %% ../nbs/00e_loop.ipynb #650e4d5b
 def train_lm(model, train_batches, val_batches, *, steps, lr=1e-3, warmup=None, weight_decay=0.1, grad_clip=1.0,
              eval_every=None, out_path, tokenizer_hash, device='cpu', seed=0, resume=False, extra=None,
              compile=False, progress=True) -> dict:
@@ -198,6 +207,7 @@ def train_lm(model, train_batches, val_batches, *, steps, lr=1e-3, warmup=None, 
                             val=f"{hist['val_loss'][-1]:.3f}" if hist['val_loss'] else '-')
         return hist
 
+# %% ../nbs/00e_loop.ipynb #551b3aab
 def train_windows(model, windows, val_batches, *, epochs, batch, seed, extra, masks=None, **train_kw) -> dict:
     "`train_lm` for `epochs` passes over `windows` (loss weighted by `masks` if given), recording the run's size in `extra`."
     need_memory(train_bytes(model.cfg, batch), train_kw.get('device', 'cpu'), f"--batch {batch}", "lower --batch")
@@ -211,6 +221,7 @@ def report_markdown(df) -> str:
     "A stage's report table as markdown (four decimals), followed by its note."
     return to_markdown(df, floatfmt='.4f') + (f"\n\n{df.attrs['note']}\n" if df.attrs.get('note') else '\n')
 
+# %% ../nbs/00e_loop.ipynb #ccc1a56e
 def stage_report(out, scores: dict, hist) -> pd.DataFrame:
     "The before/after table (CE, perplexity) written next to checkpoint `out`; the last row is the new model."
     df = pd.DataFrame(scores).T.rename(columns=lambda p: f'{p} CE')

@@ -35,15 +35,18 @@ def asset_kind(ticker: str) -> str:
     "'index' for a ticker that starts with ^ (^GSPC, ^IXIC), else 'stock': the two groups every cross-section report compares."
     return 'index' if ticker.startswith('^') else 'stock'
 
+# %% ../nbs/05_results.ipynb #553c7eb1
 def sample_key(ticker: str) -> str:
     """The cross-section's sample order: sha256 of SAMPLE_SALT:ticker. A fixed pseudo-random order that does not depend on
     the other files in the folder: adding or removing one stock changes the sample by at most one stock."""
     return hashlib.sha256(f'{SAMPLE_SALT}:{ticker}'.encode()).hexdigest()
 
+# %% ../nbs/05_results.ipynb #f2612854
 def sample_order(tickers) -> list[str]:
     "The order in which the cross-section takes assets: the indices by name, then the stocks in `sample_key` order."
     return sorted(tickers, key=lambda t: (0, t) if asset_kind(t) == 'index' else (1, sample_key(t)))
 
+# %% ../nbs/05_results.ipynb #5d3125ca
 def read_sectors(path) -> dict:
     "ticker -> sector from a CSV with a `ticker` (or `symbol`) column and a column whose name contains `sector` (any case)."
     path = Path(path)
@@ -56,11 +59,13 @@ def read_sectors(path) -> dict:
         raise EvalError(f"{path}: needs a ticker (or symbol) column and a sector column, has {', '.join(map(str, table.columns))}")
     return dict(zip(table[ticker].astype(str).str.strip(), table[sector].astype(str).str.strip()))
 
+# %% ../nbs/05_results.ipynb #f0a57eaf
 def _has_test_days(df, split, horizon) -> bool:
     "Whether `df` has at least one test-period origin with `horizon` days after it."
     try: return len(rolling_origins(df, split, horizon=horizon)) > 0
     except EvalError: return False
 
+# %% ../nbs/05_results.ipynb #5f07cba0
 def cross_section(data_dir, split, horizon: int, sample: int = 100, allow_jumps: bool = False) -> dict:
     """`--asset all`: every index (`asset_kind`) of `data_dir` with test days, and the first `sample` stocks in `sample_key`
     order that have test days and MIN_HISTORY days before the test period (so that their origins fall on the indices'
@@ -75,6 +80,7 @@ def cross_section(data_dir, split, horizon: int, sample: int = 100, allow_jumps:
             assets[t], stocks = df, stocks + (asset_kind(t) == 'stock')
     return assets
 
+# %% ../nbs/05_results.ipynb #bc251c10
 def _methods(fcs: dict, df, split, calibrated: bool, baselines=BASELINES) -> dict:
     "The `baselines` (names of BASELINES) and, per checkpoint, its calibrated paths and its raw ones (or only the raw ones)."
     has_train = len(training_returns(df, split)) > 0
@@ -99,6 +105,7 @@ def _sampled_once(fc: Forecaster) -> tuple:
     raw.at_origins = raw_at
     return cal, raw
 
+# %% ../nbs/05_results.ipynb #4f62e264
 def headline_table(long: pd.DataFrame) -> str:
     "CRPS at every horizon (the best in bold) and the 80%/90% coverage at the longest, one row per method: the table the README shows."
     horizons = sorted(long.horizon.unique()); H = horizons[-1]
@@ -110,6 +117,7 @@ def headline_table(long: pd.DataFrame) -> str:
     table[f'cover 80%@{H}'], table[f'cover 90%@{H}'] = [f"{v:.0%}" for v in at_h.cov80], [f"{v:.0%}" for v in at_h.cov90]
     return to_markdown(table)
 
+# %% ../nbs/05_results.ipynb #61a07577
 def baseline_lines(baseline_stats: dict) -> str:
     "One markdown bullet per baseline: its call with defaults, what it is (its docstring), its seconds per origin and its fits' counts (`method.stats`)."
     lines = []
@@ -120,12 +128,14 @@ def baseline_lines(baseline_stats: dict) -> str:
         lines.append(f"- `{b}({call})`: {' '.join(inspect.getdoc(BASELINE_MAKERS[b]).split())} ({speed}{'; ' + counts if counts else ''})")
     return '\n'.join(lines)
 
+# %% ../nbs/05_results.ipynb #cde66eb5
 def _best_table(per_origin, models) -> str:
     "The `vs_best_baseline` table as markdown, skill in percent."
     t = vs_best_baseline(per_origin, models)
     t['skill'] = [f"{v:+.2%}" for v in t.skill]
     return to_markdown(t, '.3g')
 
+# %% ../nbs/05_results.ipynb #d641e0ac
 def write_report(out, per_origin: pd.DataFrame, fcs: dict, paths: dict, tok: Tokenizer, tokenizer_path, fans: dict,
                  step: int, n_paths: int, baseline_stats: dict | None = None, groupings: dict | None = None) -> Path:
     """`report.md` in `out`, with its PNGs: the baselines (what each is, its seconds per origin, its fits), CRPS, every
@@ -247,6 +257,7 @@ P(touch, a fall of {TOUCH_SIGMAS:g} daily sigmas x sqrt(h) within h days):
     atomic_write(out/'headline.md', headline_table(long) + '\n')
     return atomic_write(out/'report.md', text)
 
+# %% ../nbs/05_results.ipynb #a7b1033c
 @guarded
 def run_eval(*,
              in_paths: list = (),            # a checkpoint; repeat for several

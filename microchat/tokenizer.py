@@ -32,9 +32,11 @@ MIN_VAR = 1e-4 ** 2    # a floor: a flat price series must not divide by zero
 TOKENIZER_PATH = 'models/tokenizer_model.pt'   # where `mqc tokenize` writes it and every stage reads it
 CLIP = 12.0            # normalised features beyond 12 sigma are clipped (a codebook cannot hold every crash)
 
+# %% ../nbs/00_tokenizer.ipynb #ede42d7e
 class TokenizerError(ValueError):
     "A problem with a tokenizer file, explained in one line with the fix."
 
+# %% ../nbs/00_tokenizer.ipynb #2359d897
 def candle_features(df: pd.DataFrame) -> np.ndarray:
     "The five raw features of candles 1..T-1 (candle 0 has no previous close), shape [T-1, 5]."
     o, h, l, c = (np.log(df[k].to_numpy(np.float64)) for k in PRICES)
@@ -42,6 +44,7 @@ def candle_features(df: pd.DataFrame) -> np.ndarray:
     f = np.stack([c - np.r_[np.nan, c[:-1]], c - o, h - top, bot - l, h - l], axis=1)
     return f[1:]
 
+# %% ../nbs/00_tokenizer.ipynb #51225773
 def trailing_var(df: pd.DataFrame) -> np.ndarray:
     """Variance known at the close of each candle, shape [T]. Seeded by candle 0's range (Parkinson), then an EWMA
     of squared log returns: var[t] uses candles <= t only. (`scale` applies the floor.)"""
@@ -50,10 +53,12 @@ def trailing_var(df: pd.DataFrame) -> np.ndarray:
     v0 = max((h[0] - l[0]) ** 2 / (4 * math.log(2)), MIN_VAR)
     return np.r_[v0, lfilter([1 - DECAY], [1, -DECAY], np.diff(c) ** 2, zi=[DECAY * v0])[0]]
 
+# %% ../nbs/00_tokenizer.ipynb #a534e4e4
 def scale(var):
     "Volatility from a variance, floored so that a flat price series does not divide by zero."
     return np.sqrt(np.maximum(var, MIN_VAR))
 
+# %% ../nbs/00_tokenizer.ipynb #f9b9820e
 def scaled_features(df: pd.DataFrame) -> np.ndarray:
     "Raw features of candles 1..T-1 divided by the volatility known the day before, shape [T-1, 5]."
     return candle_features(df) / scale(trailing_var(df)[:-1, None])
@@ -68,8 +73,10 @@ class TokenizerConfig:
     ema_decay: float = 0.99
     commitment: float = 0.25
 
+# %% ../nbs/00_tokenizer.ipynb #83b82af0
 def _mlp(i, h, o): return nn.Sequential(nn.Linear(i, h), nn.GELU(), nn.Linear(h, h), nn.GELU(), nn.Linear(h, o))
 
+# %% ../nbs/00_tokenizer.ipynb #fb684c75
 def kmeans(x: torch.Tensor, k: int, iters: int = 30, seed: int = 0) -> torch.Tensor:
     "Lloyd's k-means with k-means++ seeding; returns [k, dim] centroids. Used to seed the codebook and as the baseline."
     g = torch.Generator().manual_seed(seed)
@@ -85,6 +92,7 @@ def kmeans(x: torch.Tensor, k: int, iters: int = 30, seed: int = 0) -> torch.Ten
         c = torch.where(n[:, None] > 0, s / n.clamp(min=1)[:, None], c)
     return c
 
+# %% ../nbs/00_tokenizer.ipynb #3b4a4809
 class VQVAE(nn.Module):
     "The candle VQ-VAE: an MLP encoder, an EMA codebook of `vocab_size` codes, an MLP decoder back to the five features."
     def __init__(self, cfg: TokenizerConfig):
@@ -232,6 +240,7 @@ def train_features(frames: dict, split: Split) -> np.ndarray:
     "Volatility-scaled features of every asset's training candles, pooled: [N, 5]."
     return np.concatenate([scaled_features(df)[split.train_mask(df.index[1:])] for df in frames.values()])
 
+# %% ../nbs/00_tokenizer.ipynb #251b50ed
 def fit_tokenizer(frames: dict, split: Split, cfg: TokenizerConfig | None = None, steps=3000, batch=2048,
                   lr=2e-3, seed=0, progress=True) -> Tokenizer:
     "Fit the VQ-VAE tokenizer on the training days of `frames`."
@@ -261,6 +270,7 @@ def fit_tokenizer(frames: dict, split: Split, cfg: TokenizerConfig | None = None
     order = np.argsort(codes, kind='stable')
     return Tokenizer(vq, mean, std, split, codes[order], f[order])
 
+# %% ../nbs/00_tokenizer.ipynb #1e602cf3
 def token_streams(tok: Tokenizer, frames: dict) -> dict[str, pd.Series]:
     "Each asset's tokens, indexed by candle date (one stream per asset: never glue two assets together)."
     return {t: pd.Series(tok.encode(df), index=df.index[1:], name=t) for t, df in frames.items()}
@@ -270,6 +280,7 @@ def _perplexity(codes: np.ndarray, k: int) -> float:
     p = np.bincount(codes, minlength=k) / len(codes)
     return float(np.exp(-(p[p > 0] * np.log(p[p > 0])).sum()))
 
+# %% ../nbs/00_tokenizer.ipynb #b402c76c
 def _fidelity(tok: Tokenizer, df: pd.DataFrame, mask: np.ndarray, rng, every=5, horizon=32) -> dict:
     """How decoding keeps the size of real moves on the candles `mask` selects (token i is candle i+1): each token's
     return drawn from its code's training candles with the true volatility, against the real return; and the
@@ -285,6 +296,7 @@ def _fidelity(tok: Tokenizer, df: pd.DataFrame, mask: np.ndarray, rng, every=5, 
         for h in (10, 32): out['true_var'][h], out['dec_var'][h] = v[origins + h], dec[:, h]   # state after h days
     return out
 
+# %% ../nbs/00_tokenizer.ipynb #af2f82e1
 def fidelity_table(tok: Tokenizer, frames: dict, parts=('val', 'test'), seed=0, draw=True) -> pd.DataFrame:
     """Per asset and part: decoded/real RMS of daily returns, decoded/real size on |z| >= 4 days (z: return in units
     of the trailing volatility), and the decoded/true volatility state after 10 and 32 days of real continuations.
@@ -305,6 +317,7 @@ def fidelity_table(tok: Tokenizer, frames: dict, parts=('val', 'test'), seed=0, 
                                   for h in (10, 32)}}
     return pd.DataFrame(rows).T.rename_axis(['asset', 'part'])
 
+# %% ../nbs/00_tokenizer.ipynb #870cac17
 def tokenizer_quality(tok: Tokenizer, frames: dict, kmeans_iters=30, seed=0) -> pd.DataFrame:
     """The quality table: codebook usage, reconstruction against k-means, decoding fidelity and close error, judged
     on **validation** days (the gate: `ok`), with the test days printed beside them."""

@@ -35,6 +35,7 @@ UNIVERSES = {
         'BDX', 'ITW', 'CL', 'MS'],
 }
 
+# %% ../nbs/00f_universe.ipynb #d1bbb7f6
 def read_tickers(path) -> list[str]:
     "The tickers of a text file: separated by whitespace or commas, `#` starts a comment; duplicates dropped, order kept."
     path = Path(path)
@@ -52,17 +53,20 @@ def ticker_files(ticker: str, data_dir=DATA_DIR) -> list[Path]:
     return sorted((p for p in Path(data_dir).glob('*_1d.csv') if (m := _NAME.match(p.name)) and m['ticker'] == ticker),
                   key=lambda p: p.stat().st_size)
 
+# %% ../nbs/00f_universe.ipynb #eb426e76
 def _same(a: pd.DataFrame, b: pd.DataFrame) -> bool:
     "The candles of the dates both frames have agree (to the precision a CSV keeps)."
     common = a.index.intersection(b.index)
     return len(common) > 0 and np.allclose(a.loc[common, PRICES], b.loc[common, PRICES], rtol=1e-6)
 
+# %% ../nbs/00f_universe.ipynb #b4707025
 def _clean(raw: pd.DataFrame) -> pd.DataFrame:
     "Candles as the data folder keeps them: the price columns (and Volume), a Date index without time zone, no empty rows."
     df = raw[[c for c in [*PRICES, 'Volume'] if c in raw]].dropna(how='all', subset=PRICES)
     idx = pd.DatetimeIndex(df.index)
     return df.set_index(pd.DatetimeIndex((idx.tz_localize(None) if idx.tz else idx).normalize(), name='Date')).sort_index()
 
+# %% ../nbs/00f_universe.ipynb #79a1f3fe
 def update_ticker(ticker: str, fetcher, start: str, end=None, data_dir=DATA_DIR, update: bool = True,
                   allow_jumps: bool = False) -> tuple[Path, str]:
     """Bring `ticker`'s file in `data_dir` up to date with `fetcher(ticker, start, end)` -> (path, what was done:

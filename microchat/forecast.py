@@ -117,10 +117,14 @@ class Forecaster:
         "The model's inputs of candles 1..T-1: tokens, with their regimes if the model reads them (chapter 00h)."
         return regime_inputs(self.tokenizer, candles) if self.model.cfg.n_regimes > 1 else self.tokenizer.encode(candles)
 
-    def _tracker(self, states, n_paths) -> RegimeTracker | None:
-        "For a model with regimes: the tracker of n_paths paths from each of `states` [B, 3] (after each prompt's last candle)."
-        if self.model.cfg.n_regimes == 1: return None
-        return RegimeTracker(self.tokenizer, states, n_paths // len(np.reshape(states, (-1, 3))), next(self.model.parameters()).device)
+    def _regime_states(self, candles: pd.DataFrame) -> np.ndarray | None:
+        "The regime state after each candle [T, 3], for a model that reads regimes; None otherwise."
+        return regime_state(candles) if self.model.cfg.n_regimes > 1 else None
+
+    def _tracker(self, states, rows, n_paths) -> RegimeTracker | None:
+        "The regimes of n_paths paths, an equal share from each of `states[rows]` (after each prompt's last candle)."
+        if states is None: return None
+        return RegimeTracker(self.tokenizer, states[rows], n_paths // len(rows), next(self.model.parameters()).device)
 
     def _tokens(self, candles: pd.DataFrame, horizon, n_paths, seed, temperature, top_k, top_p) -> tuple[np.ndarray, float]:
         "Token paths [n_paths, horizon] sampled after the last candle, and the tokenizer's variance there."
@@ -130,7 +134,7 @@ class Forecaster:
         context_len = min(self.context_len or seq_len, seq_len - horizon)
         tokens = self._inputs(candles)[-context_len:]
         _, var = self.tokenizer.state(candles)
-        regime = self._tracker(regime_state(candles)[-1], n_paths)
+        regime = self._tracker(self._regime_states(candles), [-1], n_paths)
         return sample(self.model, tokens, horizon, n_paths, temperature, top_k, top_p, seed, regime).cpu().numpy(), var
 
     def sample(self, candles: pd.DataFrame, horizon=32, n_paths=256, seed=None, temperature=1.0, top_k=None,
@@ -162,7 +166,7 @@ class Forecaster:
         need(len(origins) and origins.min() >= 1, "every origin needs at least 2 candles up to it (one seeds the tokenizer)")
         context_len = min(self.context_len or seq_len, seq_len - horizon)
         stream, var = self._inputs(candles), trailing_var(candles)             # token i is candle i+1
-        states = regime_state(candles) if self.model.cfg.n_regimes > 1 else None
+        states = self._regime_states(candles)
         seeds = np.arange(len(origins)) if seeds is None else np.asarray(seeds)
         out = np.empty((len(origins), n_paths, horizon))
         starts = np.maximum(origins - context_len, 0)
@@ -170,7 +174,7 @@ class Forecaster:
             group = np.flatnonzero(origins - starts == length)
             for part in np.array_split(group, math.ceil(len(group) * n_paths / max_rows)):
                 prompts = np.stack([stream[starts[k]:origins[k]] for k in part])
-                regime = None if states is None else self._tracker(states[origins[part]], len(part) * n_paths)
+                regime = self._tracker(states, origins[part], len(part) * n_paths)
                 tokens = sample(self.model, prompts, horizon, len(part) * n_paths, temperature, top_k, top_p,
                                 seed=[int(seeds[k]) for k in part], regime=regime).cpu().numpy().reshape(len(part), n_paths, horizon)
                 for k, paths in zip(part, tokens):

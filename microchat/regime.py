@@ -41,9 +41,10 @@ def regime_of(state: torch.Tensor) -> torch.Tensor:
     return vol * (len(RANGE_EDGES) + 1) + rng
 
 # %% ../nbs/00h_regime.ipynb #cbbebf0a
-def regime_inputs(tok: Tokenizer, df: pd.DataFrame) -> np.ndarray:
-    "Factorised inputs of candles 1..T-1: token + vocab * the regime after the candle."
-    return tok.encode(df) + tok.vocab_size * regime_of(torch.from_numpy(regime_state(df)[1:])).numpy()
+def regime_inputs(tok: Tokenizer, df: pd.DataFrame, tokens: np.ndarray | None = None) -> np.ndarray:
+    "Factorised inputs of candles 1..T-1: token + vocab * the regime after the candle (`tokens`: `tok.encode(df)`, if at hand)."
+    tokens = tok.encode(df) if tokens is None else tokens
+    return tokens + tok.vocab_size * regime_of(torch.from_numpy(regime_state(df)[1:])).numpy()
 
 def model_streams(tok: Tokenizer, frames: dict, regimes: bool) -> dict[str, pd.Series]:
     "`token_streams`, with each token's regime folded in when `regimes`."
@@ -53,7 +54,7 @@ def model_streams(tok: Tokenizer, frames: dict, regimes: bool) -> dict[str, pd.S
 def asset_inputs(tok: Tokenizer, df: pd.DataFrame, regimes: bool) -> tuple[np.ndarray, dict]:
     "`asset_stream`: the asset's model inputs (with regimes, if asked) and the slices of each part of the split."
     stream, parts = asset_stream(tok, df)
-    return (regime_inputs(tok, df) if regimes else stream), parts
+    return (regime_inputs(tok, df, stream) if regimes else stream), parts
 
 # %% ../nbs/00h_regime.ipynb #2e40171b
 class RegimeTracker:

@@ -111,7 +111,7 @@ def _shocks(res, size, rng) -> np.ndarray:
     return rng.standard_t(p['nu'], size) * math.sqrt((p['nu'] - 2) / p['nu'])
 
 # %% ../nbs/03a_evaluate.ipynb #3fe4c602
-VARIANCE_CAP = 25   # x the largest fitted daily variance (5x its volatility): the most a simulated day may have
+VARIANCE_CAP = 100  # x the variance of the returns fitted (10x their volatility): the most a simulated day may have
 
 def arch_paths(res, horizon: int, n_paths: int, rng) -> np.ndarray:
     """Simulated returns [n_paths, horizon] after the last day of the arch fit `res`, in its units: a vectorised recursion
@@ -123,9 +123,9 @@ def arch_paths(res, horizon: int, n_paths: int, rng) -> np.ndarray:
     def next_var(e, var):   # the next day's variance after a residual e on a day of variance var
         if egarch: return np.exp(omega + alpha * (np.abs(e) / np.sqrt(var) - SQRT_2_OVER_PI) + gamma * e / np.sqrt(var) + beta * np.log(var))
         return omega + (alpha + gamma * (e < 0)) * e ** 2 + beta * var
-    # a variance beyond VARIANCE_CAP times the largest one fitted is the recursion exploding (EGARCH's log variance
-    # compounds fat-tailed shocks: on 100 stocks' test days pooled CRPS went to ~1000), not a forecast
-    cap = VARIANCE_CAP * float(np.nanmax(res.conditional_volatility ** 2))   # an AR mean leaves the first day NaN
+    # a variance beyond VARIANCE_CAP times the returns' own is the recursion exploding (EGARCH's log variance compounds
+    # fat-tailed shocks), not a forecast; the data's variance, not the fitted one, which explodes with it (LB 2019-20)
+    cap = VARIANCE_CAP * float(np.var(np.asarray(res.model.y)))
     z = _shocks(res, (horizon, n_paths), rng)
     y = np.full(n_paths, float(np.asarray(res.model.y)[-1]))
     var = np.full(n_paths, min(next_var(res.resid[-1], res.conditional_volatility[-1] ** 2), cap))
@@ -137,6 +137,12 @@ def arch_paths(res, horizon: int, n_paths: int, rng) -> np.ndarray:
     return out.T
 
 # %% ../nbs/03a_evaluate.ipynb #fb60c6ec
+def _persistence(res) -> float:
+    "How fast a shock to the fitted variance decays (below 1: it does); a fit at 1 or above explodes when simulated."
+    p = res.params
+    if type(res.model.volatility).__name__ == 'EGARCH': return abs(p['beta[1]'])
+    return p['alpha[1]'] + p.get('gamma[1]', 0.0) / 2 + p['beta[1]']
+
 def _fit_arch(model, warm, stats):
     """`model` fitted from the parameters `warm` (the fit at an earlier origin) if given, else, or when that fails, from arch's
     own starting values; None when no fit converges."""
@@ -144,7 +150,7 @@ def _fit_arch(model, warm, stats):
         try:
             with _quiet(): res = model.fit(starting_values=start, disp='off', show_warning=False)
         except (ValueError, ZeroDivisionError, np.linalg.LinAlgError): res = None   # degenerate data (e.g. constant prices)
-        if res is not None and res.convergence_flag == 0 and np.isfinite(res.params).all():
+        if res is not None and res.convergence_flag == 0 and np.isfinite(res.params).all() and _persistence(res) < 1:
             stats['warm starts' if start is not None else 'cold starts'] += 1
             return res
         stats['not converged'] += 1

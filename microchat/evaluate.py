@@ -113,13 +113,15 @@ def _shocks(res, size, rng) -> np.ndarray:
 # %% ../nbs/03a_evaluate.ipynb #3fe4c602
 VARIANCE_CAP = 100  # x the variance of the returns fitted (10x their volatility): the most a simulated day may have
 
+def _is_egarch(res) -> bool: return type(res.model.volatility).__name__ == 'EGARCH'
+
 def arch_paths(res, horizon: int, n_paths: int, rng) -> np.ndarray:
     """Simulated returns [n_paths, horizon] after the last day of the arch fit `res`, in its units: a vectorised recursion
     from that day's return, residual and variance. Mean: constant or AR(1); variance: GARCH, GJR-GARCH or EGARCH(1,1)."""
     p = res.params
     mu, phi = p.get('Const', p.get('mu', 0.0)), p.get('y[1]', 0.0)
     omega, alpha, gamma, beta = p['omega'], p['alpha[1]'], p.get('gamma[1]', 0.0), p['beta[1]']
-    egarch = type(res.model.volatility).__name__ == 'EGARCH'
+    egarch = _is_egarch(res)
     def next_var(e, var):   # the next day's variance after a residual e on a day of variance var
         if egarch: return np.exp(omega + alpha * (np.abs(e) / np.sqrt(var) - SQRT_2_OVER_PI) + gamma * e / np.sqrt(var) + beta * np.log(var))
         return omega + (alpha + gamma * (e < 0)) * e ** 2 + beta * var
@@ -140,20 +142,21 @@ def arch_paths(res, horizon: int, n_paths: int, rng) -> np.ndarray:
 def _persistence(res) -> float:
     "How fast a shock to the fitted variance decays (below 1: it does); a fit at 1 or above explodes when simulated."
     p = res.params
-    if type(res.model.volatility).__name__ == 'EGARCH': return abs(p['beta[1]'])
+    if _is_egarch(res): return abs(p['beta[1]'])
     return p['alpha[1]'] + p.get('gamma[1]', 0.0) / 2 + p['beta[1]']
 
 def _fit_arch(model, warm, stats):
     """`model` fitted from the parameters `warm` (the fit at an earlier origin) if given, else, or when that fails, from arch's
-    own starting values; None when no fit converges."""
+    own starting values; None when no fit converges to a stationary one (`stats` counts each refusal by its cause)."""
     for start in ([warm] if warm is not None else []) + [None]:
         try:
             with _quiet(): res = model.fit(starting_values=start, disp='off', show_warning=False)
         except (ValueError, ZeroDivisionError, np.linalg.LinAlgError): res = None   # degenerate data (e.g. constant prices)
-        if res is not None and res.convergence_flag == 0 and np.isfinite(res.params).all() and _persistence(res) < 1:
+        if res is None or res.convergence_flag != 0 or not np.isfinite(res.params).all(): stats['not converged'] += 1
+        elif _persistence(res) >= 1: stats['non-stationary'] += 1
+        else:
             stats['warm starts' if start is not None else 'cold starts'] += 1
             return res
-        stats['not converged'] += 1
     return None
 
 # %% ../nbs/03a_evaluate.ipynb #20668d7c

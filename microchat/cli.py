@@ -110,7 +110,7 @@ PIPELINES = {  # per step: the keyword arguments that differ from its defaults
     'quick': dict(pretrain=dict(epochs=1, n_layer=2, seq_len=192), midtrain=dict(epochs=1), sft=dict(stride=4),
                   rl=dict(steps=20), calibrate=dict(step=20, paths=64), eval=dict(step=20, paths=128)),
     # the corpus has 1.5M training candles: 3 passes of stage 1 (about 12M tokens) fit the two-hour budget, and the
-    # kept checkpoint is the validation-best one; the cross-section scores only the forecasting stages
+    # kept checkpoint is the validation-best one
     'full': dict(pretrain=dict(epochs=3)),
 }
 
@@ -140,7 +140,7 @@ def pipeline(*,
     step('evaluation on test days: the indices')
     summary, _ = run_eval(in_paths=evaluated, asset='all', sample=0, out=Path(checkpoints)/'eval_indices', **common, **cfg.get('eval', {}))
     step('evaluation on test days: the cross-section (the indices and a fixed sample of the stocks)')
-    run_eval(in_paths=[paths[s] for s in CALIBRATED], asset='all', out=Path(checkpoints)/'eval_all', **common, **cfg.get('eval', {}))
+    run_eval(in_paths=[paths['rl']], asset='all', out=Path(checkpoints)/'eval_all', **common, **cfg.get('eval', {}))
     step('forecast'); forecast_cli(in_path=paths['sft'], asset=asset, png=Path(checkpoints)/f'fan_{slug}.png', **common)
     print(f"\npipeline done in {time.time() - t0:.0f} s")
     return summary

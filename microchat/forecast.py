@@ -6,6 +6,7 @@
 from __future__ import annotations
 import math, re, time
 from dataclasses import dataclass
+from fastcore.basics import patch
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -24,11 +25,8 @@ from .evaluate import crps_samples, future_dates, plot_fan, rolling_origins
 __all__ = ['QUANTILES', 'SAMPLING_ROWS', 'CALIBRATION_GRID', 'quantile_table', 'Forecast', 'Forecaster', 'calibrate_paths',
            'validation_paths', 'spread', 'best_spread', 'fit_calibration', 'calibrate', 'forecast_cli']
 
-# %% ../nbs/03b_forecast.ipynb #5d400aa1
+# %% ../nbs/03b_forecast.ipynb #90d001f4
 QUANTILES = {'p05': .05, 'p10': .10, 'p25': .25, 'p50': .50, 'p75': .75, 'p90': .90, 'p95': .95}
-# paths per sampling call, by device: on a CPU more rows only push each path's cache out of the CPU caches (bench/'s
-# rows-per-call row times 8x as many), a GPU needs many rows to fill it
-SAMPLING_ROWS = {'cpu': 512, 'cuda': 16384}
 
 def quantile_table(paths, last_close: float, dates) -> pd.DataFrame:
     "Quantiles of the closes of daily log-return `paths` [N, H] per day, plus the path with the median final close."
@@ -37,6 +35,7 @@ def quantile_table(paths, last_close: float, dates) -> pd.DataFrame:
     q['median_path'] = closes[np.argsort(closes[:, -1])[len(closes) // 2]]
     return q
 
+# %% ../nbs/03b_forecast.ipynb #834509e5
 @dataclass(repr=False)
 class Forecast:
     "Sampled paths after the last candle of `history`, and what people read off them."
@@ -60,38 +59,13 @@ class Forecast:
         move = float(move)
         return self.last_close * (1 + move) if abs(move) < 1 else move
 
-    def prob_close(self, move, day: int | None = None) -> float:
-        "Probability that the close on `day` (default: the last) is beyond `move`: above it for a rise, below for a fall."
-        level, close = self.level(move), self.candles[:, (day or self.paths.shape[1]) - 1, 3]
-        return float((close >= level).mean() if level >= self.last_close else (close <= level).mean())
-
-    def prob_touch(self, move, within: int | None = None) -> float:
-        "Probability that the price touches `move` on any day up to `within`: by the decoded highs for a rise, lows for a fall."
-        level, c = self.level(move), self.candles[:, :within or self.paths.shape[1]]
-        return float((c[..., 1].max(1) >= level).mean() if level >= self.last_close else (c[..., 2].min(1) <= level).mean())
-
-    def drawdown(self, q=(.05, .5, .95)) -> pd.Series:
-        "Quantiles of each path's largest fall from a running peak of its closes (the last close included), as a fraction."
-        closes = np.c_[np.full(len(self.candles), self.last_close), self.candles[..., 3]]
-        dd = (closes / np.maximum.accumulate(closes, 1) - 1).min(1)
-        return pd.Series(np.quantile(dd, q), index=[f'p{round(x * 100):02d}' for x in q], name='max drawdown')
-
-    def realised_vol(self, q=(.05, .5, .95)) -> pd.Series:
-        "Quantiles of each path's realised daily volatility (root mean square of its daily log returns)."
-        return pd.Series(np.quantile(np.sqrt((self.paths ** 2).mean(1)), q), index=[f'p{round(x * 100):02d}' for x in q], name='daily vol')
-
-    def events(self, moves=('+5%', '-10%')) -> pd.DataFrame:
-        "For each move: its price, the probability of closing beyond it on the last day, and of touching it on the way."
-        H = self.paths.shape[1]
-        return pd.DataFrame([{'move': str(m), 'level': self.level(m), f'P(close beyond, day {H})': self.prob_close(m),
-                              f'P(touch within {H} days)': self.prob_touch(m)} for m in moves]).set_index('move')
-
     def plot(self, realised=None, title: str | None = None, lookback: int = 60, levels=()):
         "Fan chart of the paths' closes after the history, with the `realised` candles (or closes) and price `levels` (labelled) if given."
         n, origin = len(self.paths), self.history.index[-1].date()
         return plot_fan(self.history, self.paths, realised, lookback, title or f"{self.asset or 'forecast'}: {n} paths from {origin}",
                         levels={str(m): self.level(m) for m in levels})
 
+# %% ../nbs/03b_forecast.ipynb #b0f9a611
 def _decode_rng(seed) -> np.random.Generator:
     "The generator that draws decoded candles from their codes' training candles: a function of the sampling seed."
     return np.random.default_rng(None if seed is None else [seed, 1])
@@ -126,69 +100,113 @@ class Forecaster:
         if states is None: return None
         return RegimeTracker(self.tokenizer, states[rows], n_paths // len(rows), next(self.model.parameters()).device)
 
-    def _tokens(self, candles: pd.DataFrame, horizon, n_paths, seed, temperature, top_k, top_p) -> tuple[np.ndarray, float]:
-        "Token paths [n_paths, horizon] sampled after the last candle, and the tokenizer's variance there."
-        seq_len = self.model.cfg.seq_len
-        need(0 < horizon < seq_len, f"horizon {horizon} must be in 1..{seq_len - 1}, the model's context; use a shorter horizon")
-        need(len(candles) >= 2, f"{len(candles)} candle(s) given; a forecast needs at least 2 (one seeds the tokenizer)")
-        context_len = min(self.context_len or seq_len, seq_len - horizon)
-        tokens = self._inputs(candles)[-context_len:]
-        _, var = self.tokenizer.state(candles)
-        regime = self._tracker(self._regime_states(candles), [-1], n_paths)
-        return sample(self.model, tokens, horizon, n_paths, temperature, top_k, top_p, seed, regime).cpu().numpy(), var
+# %% ../nbs/03b_forecast.ipynb #b3d1e70a
+@patch
+def _tokens(self: Forecaster, candles: pd.DataFrame, horizon, n_paths, seed, temperature, top_k, top_p) -> tuple[np.ndarray, float]:
+    "Token paths [n_paths, horizon] sampled after the last candle, and the tokenizer's variance there."
+    seq_len = self.model.cfg.seq_len
+    need(0 < horizon < seq_len, f"horizon {horizon} must be in 1..{seq_len - 1}, the model's context; use a shorter horizon")
+    need(len(candles) >= 2, f"{len(candles)} candle(s) given; a forecast needs at least 2 (one seeds the tokenizer)")
+    context_len = min(self.context_len or seq_len, seq_len - horizon)
+    tokens = self._inputs(candles)[-context_len:]
+    _, var = self.tokenizer.state(candles)
+    regime = self._tracker(self._regime_states(candles), [-1], n_paths)
+    return sample(self.model, tokens, horizon, n_paths, temperature, top_k, top_p, seed, regime).cpu().numpy(), var
 
-    def sample(self, candles: pd.DataFrame, horizon=32, n_paths=256, seed=None, temperature=1.0, top_k=None,
-               top_p=None, calibrated=True) -> np.ndarray:
-        "Daily log returns [n_paths, horizon] of paths sampled after the last candle (calibrated, if the checkpoint is)."
-        tokens, var = self._tokens(candles, horizon, n_paths, seed, temperature, top_k, top_p)
-        paths = self.tokenizer.decode_returns(tokens, var, _decode_rng(seed))
-        return calibrate_paths(paths, self.calibration) if calibrated and self.calibration else paths
+@patch
+def sample(self: Forecaster, candles: pd.DataFrame, horizon=32, n_paths=256, seed=None, temperature=1.0, top_k=None,
+           top_p=None, calibrated=True) -> np.ndarray:
+    "Daily log returns [n_paths, horizon] of paths sampled after the last candle (calibrated, if the checkpoint is)."
+    tokens, var = self._tokens(candles, horizon, n_paths, seed, temperature, top_k, top_p)
+    paths = self.tokenizer.decode_returns(tokens, var, _decode_rng(seed))
+    return calibrate_paths(paths, self.calibration) if calibrated and self.calibration else paths
 
-    def forecast(self, candles: pd.DataFrame, horizon=32, n_paths=256, seed=None, temperature=1.0, top_k=None,
-                 top_p=None, calibrated=True, asset: str | None = None) -> Forecast:
-        "Sample `n_paths` continuations of `horizon` days after the last candle of `asset`'s candles -> `Forecast` (paths and candles)."
-        tokens, var = self._tokens(candles, horizon, n_paths, seed, temperature, top_k, top_p)
-        raw, logs = self.tokenizer.decode_candles(tokens, var, _decode_rng(seed))  # the draws of `sample`: the same paths
-        paths = calibrate_paths(raw, self.calibration) if calibrated and self.calibration else raw
-        logs += (paths.cumsum(-1) - logs[..., 3])[..., None]       # calibration moves whole candles with their close
-        last_close = float(candles['Close'].iloc[-1])
-        return Forecast(paths, quantile_table(paths, last_close, future_dates(candles.index, horizon)), candles, last_close * np.exp(logs), asset)
+@patch
+def forecast(self: Forecaster, candles: pd.DataFrame, horizon=32, n_paths=256, seed=None, temperature=1.0, top_k=None,
+             top_p=None, calibrated=True, asset: str | None = None) -> Forecast:
+    "Sample `n_paths` continuations of `horizon` days after the last candle of `asset`'s candles -> `Forecast` (paths and candles)."
+    tokens, var = self._tokens(candles, horizon, n_paths, seed, temperature, top_k, top_p)
+    raw, logs = self.tokenizer.decode_candles(tokens, var, _decode_rng(seed))  # the draws of `sample`: the same paths
+    paths = calibrate_paths(raw, self.calibration) if calibrated and self.calibration else raw
+    logs += (paths.cumsum(-1) - logs[..., 3])[..., None]       # calibration moves whole candles with their close
+    last_close = float(candles['Close'].iloc[-1])
+    return Forecast(paths, quantile_table(paths, last_close, future_dates(candles.index, horizon)), candles, last_close * np.exp(logs), asset)
 
-    def sample_at(self, candles: pd.DataFrame, origins, horizon=32, n_paths=256, seeds=None, temperature=1.0, top_k=None,
-                  top_p=None, calibrated=True, max_rows=None) -> np.ndarray:
-        """Daily log returns [len(origins), n_paths, horizon] sampled after each origin (a position in `candles`), the
-        paths `sample(candles.iloc[:origin + 1], seed=seeds[k])` gives: the tokenizer is causal, so the history is
-        encoded once and each origin's context is a slice of it; origins share batched calls of up to `max_rows` paths
-        (default: `SAMPLING_ROWS` of the model's device)."""
-        seq_len, origins = self.model.cfg.seq_len, np.asarray(origins)
-        max_rows = max_rows or SAMPLING_ROWS[next(self.model.parameters()).device.type]
-        need(0 < horizon < seq_len, f"horizon {horizon} must be in 1..{seq_len - 1}, the model's context; use a shorter horizon")
-        need(len(origins) and origins.min() >= 1, "every origin needs at least 2 candles up to it (one seeds the tokenizer)")
-        context_len = min(self.context_len or seq_len, seq_len - horizon)
-        stream, var = self._inputs(candles), trailing_var(candles)             # token i is candle i+1
-        states = self._regime_states(candles)
-        seeds = np.arange(len(origins)) if seeds is None else np.asarray(seeds)
-        out = np.empty((len(origins), n_paths, horizon))
-        starts = np.maximum(origins - context_len, 0)
-        for length in np.unique(origins - starts):                          # prompts of one call share a length
-            group = np.flatnonzero(origins - starts == length)
-            for part in np.array_split(group, math.ceil(len(group) * n_paths / max_rows)):
-                prompts = np.stack([stream[starts[k]:origins[k]] for k in part])
-                regime = self._tracker(states, origins[part], len(part) * n_paths)
-                tokens = sample(self.model, prompts, horizon, len(part) * n_paths, temperature, top_k, top_p,
-                                seed=[int(seeds[k]) for k in part], regime=regime).cpu().numpy().reshape(len(part), n_paths, horizon)
-                for k, paths in zip(part, tokens):
-                    out[k] = self.tokenizer.decode_returns(paths, var[origins[k]], _decode_rng(int(seeds[k])))
-        return calibrate_paths(out, self.calibration) if calibrated and self.calibration else out
+# %% ../nbs/03b_forecast.ipynb #70db5c1f
+@patch
+def prob_close(self: Forecast, move, day: int | None = None) -> float:
+    "Probability that the close on `day` (default: the last) is beyond `move`: above it for a rise, below for a fall."
+    level, close = self.level(move), self.candles[:, (day or self.paths.shape[1]) - 1, 3]
+    return float((close >= level).mean() if level >= self.last_close else (close <= level).mean())
 
-    def method(self, temperature=1.0, top_k=None, top_p=None, calibrated=True):
-        """The forecaster as an evaluation method: method(history, horizon, n_paths, seed) -> daily log returns
-        [n_paths, horizon]; `method.at_origins(df, origins, horizon, n_paths, seeds)` samples many origins at once."""
-        def method(history, horizon, n_paths, seed):
-            return self.sample(history, horizon, n_paths, seed, temperature, top_k, top_p, calibrated)
-        method.at_origins = lambda df, origins, horizon, n_paths, seeds: self.sample_at(
-            df, origins, horizon, n_paths, seeds, temperature, top_k, top_p, calibrated)
-        return method
+@patch
+def prob_touch(self: Forecast, move, within: int | None = None) -> float:
+    "Probability that the price touches `move` on any day up to `within`: by the decoded highs for a rise, lows for a fall."
+    level, c = self.level(move), self.candles[:, :within or self.paths.shape[1]]
+    return float((c[..., 1].max(1) >= level).mean() if level >= self.last_close else (c[..., 2].min(1) <= level).mean())
+
+@patch
+def drawdown(self: Forecast, q=(.05, .5, .95)) -> pd.Series:
+    "Quantiles of each path's largest fall from a running peak of its closes (the last close included), as a fraction."
+    closes = np.c_[np.full(len(self.candles), self.last_close), self.candles[..., 3]]
+    dd = (closes / np.maximum.accumulate(closes, 1) - 1).min(1)
+    return pd.Series(np.quantile(dd, q), index=[f'p{round(x * 100):02d}' for x in q], name='max drawdown')
+
+@patch
+def realised_vol(self: Forecast, q=(.05, .5, .95)) -> pd.Series:
+    "Quantiles of each path's realised daily volatility (root mean square of its daily log returns)."
+    return pd.Series(np.quantile(np.sqrt((self.paths ** 2).mean(1)), q), index=[f'p{round(x * 100):02d}' for x in q], name='daily vol')
+
+@patch
+def events(self: Forecast, moves=('+5%', '-10%')) -> pd.DataFrame:
+    "For each move: its price, the probability of closing beyond it on the last day, and of touching it on the way."
+    H = self.paths.shape[1]
+    return pd.DataFrame([{'move': str(m), 'level': self.level(m), f'P(close beyond, day {H})': self.prob_close(m),
+                          f'P(touch within {H} days)': self.prob_touch(m)} for m in moves]).set_index('move')
+
+# %% ../nbs/03b_forecast.ipynb #8bae9394
+@patch
+def method(self: Forecaster, temperature=1.0, top_k=None, top_p=None, calibrated=True):
+    """The forecaster as an evaluation method: method(history, horizon, n_paths, seed) -> daily log returns
+    [n_paths, horizon]; `method.at_origins(df, origins, horizon, n_paths, seeds)` samples many origins at once."""
+    def method(history, horizon, n_paths, seed):
+        return self.sample(history, horizon, n_paths, seed, temperature, top_k, top_p, calibrated)
+    method.at_origins = lambda df, origins, horizon, n_paths, seeds: self.sample_at(
+        df, origins, horizon, n_paths, seeds, temperature, top_k, top_p, calibrated)
+    return method
+
+# %% ../nbs/03b_forecast.ipynb #5d519a17
+# paths per sampling call, by device: on a CPU more rows only push each path's cache out of the CPU caches (bench/'s
+# rows-per-call row times 8x as many), a GPU needs many rows to fill it
+SAMPLING_ROWS = {'cpu': 512, 'cuda': 16384}
+
+@patch
+def sample_at(self: Forecaster, candles: pd.DataFrame, origins, horizon=32, n_paths=256, seeds=None, temperature=1.0, top_k=None,
+              top_p=None, calibrated=True, max_rows=None) -> np.ndarray:
+    """Daily log returns [len(origins), n_paths, horizon] sampled after each origin (a position in `candles`), the
+    paths `sample(candles.iloc[:origin + 1], seed=seeds[k])` gives: the tokenizer is causal, so the history is
+    encoded once and each origin's context is a slice of it; origins share batched calls of up to `max_rows` paths
+    (default: `SAMPLING_ROWS` of the model's device)."""
+    seq_len, origins = self.model.cfg.seq_len, np.asarray(origins)
+    max_rows = max_rows or SAMPLING_ROWS[next(self.model.parameters()).device.type]
+    need(0 < horizon < seq_len, f"horizon {horizon} must be in 1..{seq_len - 1}, the model's context; use a shorter horizon")
+    need(len(origins) and origins.min() >= 1, "every origin needs at least 2 candles up to it (one seeds the tokenizer)")
+    context_len = min(self.context_len or seq_len, seq_len - horizon)
+    stream, var = self._inputs(candles), trailing_var(candles)             # token i is candle i+1
+    states = self._regime_states(candles)
+    seeds = np.arange(len(origins)) if seeds is None else np.asarray(seeds)
+    out = np.empty((len(origins), n_paths, horizon))
+    starts = np.maximum(origins - context_len, 0)
+    for length in np.unique(origins - starts):                          # prompts of one call share a length
+        group = np.flatnonzero(origins - starts == length)
+        for part in np.array_split(group, math.ceil(len(group) * n_paths / max_rows)):
+            prompts = np.stack([stream[starts[k]:origins[k]] for k in part])
+            regime = self._tracker(states, origins[part], len(part) * n_paths)
+            tokens = sample(self.model, prompts, horizon, len(part) * n_paths, temperature, top_k, top_p,
+                            seed=[int(seeds[k]) for k in part], regime=regime).cpu().numpy().reshape(len(part), n_paths, horizon)
+            for k, paths in zip(part, tokens):
+                out[k] = self.tokenizer.decode_returns(paths, var[origins[k]], _decode_rng(int(seeds[k])))
+    return calibrate_paths(out, self.calibration) if calibrated and self.calibration else out
 
 # %% ../nbs/03b_forecast.ipynb #4308572b
 CALIBRATION_GRID = np.exp(np.linspace(np.log(0.5), np.log(2.0), 57))   # spread factors tried: -50% .. x2, 2.5% apart

@@ -29,7 +29,7 @@ from .report import run_eval
 __all__ = ['USER_ERRORS', 'COMMON_HELP', 'STAGE_FUNCTIONS', 'CALIBRATED', 'PIPELINES', 'STAGE_HELP', 'COMMANDS', 'NO_TORCH',
            'MANY_FILES', 'add_command', 'pipeline', 'parser', 'say_writes', 'main']
 
-# %% ../nbs/06_cli.ipynb #fdb97441
+# %% ../nbs/06_cli.ipynb #ad89d455
 USER_ERRORS = (DataError, TokenizerError, CheckpointError, EvalError, TrainingError)
 _FLAGS = {'in_path': '--in', 'in_paths': '--in', 'tokenizer_path': '--tokenizer'}
 COMMON_HELP = {  # the parameters many commands share, documented once
@@ -47,6 +47,7 @@ COMMON_HELP = {  # the parameters many commands share, documented once
 _HIDDEN = {'progress', 'fetcher'}   # not flags: the progress bar is always on at a terminal; a downloader is for tests
 _ZERO_OK = {'seed', 'kl', 'warmup', 'weight_decay', 'grad_clip', 'sample'}
 
+# %% ../nbs/06_cli.ipynb #fb4e709f
 def _number(kind, name):
     "argparse type: a finite number of `kind`, > 0 (>= 0 for the names in _ZERO_OK); seeds below 2**32."
     def parse(s):
@@ -75,6 +76,7 @@ def _kind(hint):
     args = [a for a in typing.get_args(hint) if a is not type(None)]
     return typing.get_origin(hint) if typing.get_origin(hint) in (list, tuple) else (args[0] if args else hint)
 
+# %% ../nbs/06_cli.ipynb #a46e0858
 def add_command(sub, name: str, fn, help: str, torch_flags: bool = True) -> argparse.ArgumentParser:
     """A subcommand `name` (summary `help`) that calls `fn` with one flag per keyword parameter of `fn` (see above),
     and `--threads` / `--precision` if `torch_flags` (the commands that run a model)."""

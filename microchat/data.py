@@ -53,7 +53,7 @@ def _read_table(path: Path) -> tuple[pd.DataFrame, int]:
     if skip: raw = raw.rename(columns={raw.columns[0]: 'Date'})
     return raw, 2 + len(skip)
 
-# %% ../nbs/00a_data.ipynb #b8c45e74
+# %% ../nbs/00a_data.ipynb #7299e753
 def _numeric(raw: pd.DataFrame, col: str, path: Path, line0: int) -> pd.Series:
     "Column `col` as floats; Yahoo's `null` and empty cells become NaN, anything else non-numeric is an error."
     x = pd.to_numeric(raw[col], errors='coerce')
@@ -67,6 +67,7 @@ def _numeric(raw: pd.DataFrame, col: str, path: Path, line0: int) -> pd.Series:
         raise DataError(f"{path} line {line0+i}, column {col}: {s.iloc[i]!r} is not a number; fix or delete that row")
     return x
 
+# %% ../nbs/00a_data.ipynb #82526cae
 _ISO = r'^(\d{4}-\d{1,2}-\d{1,2})(?:[T ].*)?$'    # an ISO date, then any time and UTC offset, which do not change the day
 _TIME = r'\s+\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[AaPp][Mm])?\s*(?:Z|[+-]\d{2}:?\d{2})?$'   # a time after another date format
 DATE_FORMATS = ['%Y/%m/%d', '%Y%m%d', '%d/%m/%Y', '%m/%d/%Y', '%d.%m.%Y', '%d-%m-%Y', '%m-%d-%Y',
@@ -117,6 +118,7 @@ def _one_format(cells: pd.Series, path: Path, line0: int) -> pd.Series:
                         f"{d2.iloc[i].date()} ({f2}), and every date of the file fits both; rewrite the Date column as YYYY-MM-DD")
     return next(iter(distinct.values()))
 
+# %% ../nbs/00a_data.ipynb #fde78d87
 def _check(df: pd.DataFrame, path: Path, lines: np.ndarray):
     "Validate a candle frame: finite positive prices, consistent highs and lows, unique dates, enough rows."
     def fail(mask, msg):
@@ -140,7 +142,7 @@ def _check(df: pd.DataFrame, path: Path, lines: np.ndarray):
     if dup.any(): fail(dup, lambda r: "duplicate date")
     if len(df) < MIN_ROWS: raise DataError(f"{path}: only {len(df)} candles, at least {MIN_ROWS} are needed; give a longer history")
 
-# %% ../nbs/00a_data.ipynb #b80b9d7c
+# %% ../nbs/00a_data.ipynb #c69ae65e
 def _jumps_allowed(allow_jumps: bool) -> bool:
     return allow_jumps or os.environ.get(ALLOW_JUMPS_ENV, '') not in ('', '0')
 
@@ -164,6 +166,7 @@ def stale_opens(df: pd.DataFrame, window: int = 21) -> np.ndarray:
     most = pd.Series(same).rolling(window, center=True, min_periods=1).mean().to_numpy() > 0.5
     return same & most
 
+# %% ../nbs/00a_data.ipynb #c5259900
 _WARNED = set()   # files whose candles without a real open were already reported
 
 def listing(names: list, most: int = 8) -> str:

@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-# %% ../nbs/00c_model.ipynb #88b3f9a4
+# %% ../nbs/00c_model.ipynb #94fd814f
 @dataclass
 class GPTConfig:
     "Model shape; stored in every checkpoint so the model can be rebuilt from the file alone."
@@ -41,6 +41,7 @@ def pick_threads(asked: int = 0) -> tuple[int, str]:
     load = os.getloadavg()[0] if hasattr(os, 'getloadavg') else 0.0
     return max(1, min(cores, round(cores - load))), f"auto: load {load:.1f} on {cores} cores; --threads N to force"
 
+# %% ../nbs/00c_model.ipynb #b95c4d9f
 PRECISIONS = ('auto', 'bf16', 'fp32')
 _precision = {'name': 'auto'}   # process-wide, like torch's thread count
 
@@ -69,6 +70,7 @@ def autocast(device):
     if compute_dtype(device) == torch.float32: return nullcontext()
     return torch.autocast(device.type, dtype=torch.bfloat16)
 
+# %% ../nbs/00c_model.ipynb #c37891b7
 class RMSNorm(torch.autograd.Function):
     "x / rms(x) over the last dim, no weight. Same result as F.rms_norm; its hand-written backward makes 3 passes over x where autograd's makes many."
     @staticmethod
@@ -90,6 +92,7 @@ def norm(x):
     "RMSNorm without a weight over the last dimension (`RMSNorm`)."
     return RMSNorm.apply(x)
 
+# %% ../nbs/00c_model.ipynb #11b4cc69
 def rope_tables(seq_len, head_dim, base=10000.0):
     "cos and sin [seq_len, head_dim/2] of the rotation angle of every position and channel pair."
     inv_freq = base ** (-torch.arange(0, head_dim, 2).float() / head_dim)
@@ -244,7 +247,7 @@ class GPT(nn.Module):
         m = loss_mask.flatten().to(ce.dtype)
         return logits, (ce * m).sum() / m.sum().clamp(min=1)
 
-# %% ../nbs/00c_model.ipynb #7884bf55
+# %% ../nbs/00c_model.ipynb #a849f90e
 def _uniform(n, gen, device):
     "n uniform numbers [n, 1]; with a list of generators (one per prompt), each draws for its own prompt's rows in turn."
     if not isinstance(gen, list): return torch.rand(n, 1, generator=gen, device=device)
@@ -267,6 +270,7 @@ def _pick(logits, temperature, top_k, top_p, gen):
     u = _uniform(cdf.size(0), gen, cdf.device) * cdf[:, -1:]
     return torch.searchsorted(cdf, u, right=True).clamp_(max=cdf.size(-1) - 1)  # first token whose cdf exceeds u
 
+# %% ../nbs/00c_model.ipynb #e049bfab
 def _setup(model, prompt, n_new, n_paths, seed):
     "Device, prompts [B, T] cut to fit the context, paths per prompt, and the random generator."
     device = next(model.parameters()).device
@@ -310,6 +314,7 @@ def sample_nocache(model, prompt, n_new, n_paths=None, temperature=1.0, top_k=No
             seq = torch.cat([seq, out[-1] if regime is None else regime(out[-1])], dim=1)
     return torch.cat(out, dim=1)
 
+# %% ../nbs/00c_model.ipynb #566fae78
 def logprobs(model, seq, start, temperature=1.0):
     """Log-probability of every token seq[:, start:] (model inputs: a regime part is ignored) given all before it, at `temperature` -> [B, T - start],
     and the entropy of each of those next-token distributions (detached). Differentiable: RL needs the gradient;

@@ -70,12 +70,13 @@ def lm_report(model, train_streams, val_streams, test_streams, stride=None, alph
                         "(train longer, use more data, or a smaller model)." if lost else '')
     return df
 
-# %% ../nbs/01_pretrain.ipynb #01951a06
+# %% ../nbs/01_pretrain.ipynb #14d0b5df
 def split_streams(tok, streams: dict) -> dict:
     "{'train'|'val'|'test': {ticker: tokens}} from {ticker: token Series indexed by candle date}, by tok.split."
     masks = {'train': tok.split.train_mask, 'val': tok.split.val_mask, 'test': tok.split.test_mask}
     return {part: {t: np.asarray(s.values[mask(s.index)], np.int64) for t, s in streams.items()} for part, mask in masks.items()}
 
+# %% ../nbs/01_pretrain.ipynb #8e13f6fd
 @guarded
 def pretrain(*,
              data_dir=DATA_DIR, tokenizer_path=TOKENIZER_PATH, allow_jumps: bool = False,

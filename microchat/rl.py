@@ -150,7 +150,7 @@ def validate(model, ep: Episodes, reward_fn, n_paths=32, temperature=1.0, seed=0
     score = crps_samples(np.moveaxis(x, 1, -1), ep.returns.cumsum(-1)) / np.sqrt(ep.train_var * np.arange(1, H + 1))
     return dict(val_reward=float(reward_fn(paths, ep).mean()), val_crps=float(score.mean()))
 
-# %% ../nbs/04_rl.ipynb #6b4487f0
+# %% ../nbs/04_rl.ipynb #43fec215
 _HISTORY = ['step', 'reward', 'reward_std', 'kl', 'entropy', 'grad_norm', 'last_day', 'val_step', 'val_reward', 'val_crps']
 
 @guarded
@@ -244,6 +244,7 @@ def rl(*,
         save_checkpoint(out, model, tok.hash, best['step'], extra=extra)
     return rl_report(out, hist, best['step'])
 
+# %% ../nbs/04_rl.ipynb #54dd1ed5
 def rl_report(out, hist: dict, best_step: int) -> pd.DataFrame:
     """Stage 4's before/after table on the validation episodes: the SFT model (step 0) and the kept step, written next
     to checkpoint `out` as the other stages write theirs; the history in .attrs['history']."""

@@ -6,6 +6,7 @@
 from __future__ import annotations
 import hashlib, math, json, warnings
 from dataclasses import dataclass, asdict
+from fastcore.basics import patch
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -134,7 +135,7 @@ class VQVAE(nn.Module):
             pick = z[torch.randint(len(z), (int(dead.sum()),), device=z.device)]
             self.codebook[dead] = pick; self.ema_sum[dead] = pick; self.ema_count[dead] = 1.0
 
-# %% ../nbs/00_tokenizer.ipynb #389fc704
+# %% ../nbs/00_tokenizer.ipynb #2ac19008
 class Tokenizer:
     "The causal candle tokenizer: a fitted VQ-VAE, the training-day feature statistics and the split it was fitted with."
     def __init__(self, vq: VQVAE, mean: np.ndarray, std: np.ndarray, split: Split, pool_codes, pool_features):
@@ -160,47 +161,6 @@ class Tokenizer:
     def state(self, df: pd.DataFrame) -> tuple[float, float]:
         "(last close, variance) after the last candle of `df`: where a decoded continuation starts from."
         return float(df.Close.iloc[-1]), float(trailing_var(df)[-1])
-
-    def features(self, tokens, rng: np.random.Generator | None = None) -> np.ndarray:
-        """The five features (units of sigma) of each token [...] -> [..., 5]: with `rng`, one training candle of the
-        token's code drawn at random; without, the code's decoded centre (codes no training candle used: always it)."""
-        tokens = np.asarray(tokens)
-        if rng is None: return self.table[tokens]
-        count = self._pool_count[tokens]
-        j = self._pool_start[tokens] + (rng.random(tokens.shape) * count).astype(np.int64)
-        return np.where((count > 0)[..., None], self.pool_features[np.minimum(j, len(self.pool_features) - 1)], self.table[tokens])
-
-    def _features_and_vars(self, tokens, var, rng=None) -> tuple[np.ndarray, np.ndarray]:
-        "Features [N, H, 5] (or [H, 5]) of token paths that start with variance `var` (one, or one per path), and the variance each day was decoded with."
-        tokens = np.asarray(tokens); flat = tokens.reshape(-1, tokens.shape[-1])
-        f, v = self.features(flat, rng), np.empty(flat.shape)
-        cur = np.broadcast_to(np.asarray(var, np.float64), len(flat)).copy()   # one variance, or one per path
-        for t in range(flat.shape[1]):
-            v[:, t] = cur
-            r = f[:, t, 0] * scale(cur)
-            cur = DECAY * cur + (1 - DECAY) * r ** 2     # the trailing-variance recursion, along the path
-        return f.reshape(*tokens.shape, 5), v.reshape(tokens.shape)
-
-    def decode_returns(self, tokens, var, rng: np.random.Generator | None = None) -> np.ndarray:
-        """Daily log returns of token paths [N, H] (or [H]) that start with variance `var` (one, or one per path);
-        with `rng`, each token's features are drawn from its code's training candles (see `features`)."""
-        f, v = self._features_and_vars(tokens, var, rng)
-        return f[..., 0] * scale(v)
-
-    def decode_candles(self, tokens, var, rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Daily log returns [..., H] of token paths [..., H] (as `decode_returns`, from the same draws) and their
-        log open, high, low and close [..., H, 4] relative to the close before the first token."""
-        f, v = self._features_and_vars(tokens, var, rng)
-        returns = f[..., 0] * scale(v)
-        f = f * scale(v)[..., None]
-        c = np.cumsum(f[..., 0], -1)
-        o = c - f[..., 1]
-        top, bot = np.maximum(o, c), np.minimum(o, c)
-        return returns, np.stack([o, top + np.maximum(f[..., 2], 0), bot - np.maximum(f[..., 3], 0), c], -1)
-
-    def decode(self, tokens, last_close: float, var: float, dates=None, rng: np.random.Generator | None = None) -> pd.DataFrame:
-        "Candles (Open, High, Low, Close) of a 1-D token path that starts after a close of `last_close`."
-        return pd.DataFrame(last_close * np.exp(self.decode_candles(np.asarray(tokens), var, rng)[1]), columns=PRICES, index=dates)
 
     def _state_dict(self) -> dict:
         return {'config': asdict(self.vq.cfg), 'model': self.vq.state_dict(), 'mean': self.mean.tolist(),
@@ -234,6 +194,53 @@ class Tokenizer:
         return tok
 
     def __repr__(self): return f"Tokenizer(vocab={self.vocab_size}, hash={self.hash}, split={self.split.to_dict()})"
+
+# %% ../nbs/00_tokenizer.ipynb #2a4a1de3
+@patch
+def features(self: Tokenizer, tokens, rng: np.random.Generator | None = None) -> np.ndarray:
+    """The five features (units of sigma) of each token [...] -> [..., 5]: with `rng`, one training candle of the
+    token's code drawn at random; without, the code's decoded centre (codes no training candle used: always it)."""
+    tokens = np.asarray(tokens)
+    if rng is None: return self.table[tokens]
+    count = self._pool_count[tokens]
+    j = self._pool_start[tokens] + (rng.random(tokens.shape) * count).astype(np.int64)
+    return np.where((count > 0)[..., None], self.pool_features[np.minimum(j, len(self.pool_features) - 1)], self.table[tokens])
+
+@patch
+def _features_and_vars(self: Tokenizer, tokens, var, rng=None) -> tuple[np.ndarray, np.ndarray]:
+    "Features [N, H, 5] (or [H, 5]) of token paths that start with variance `var` (one, or one per path), and the variance each day was decoded with."
+    tokens = np.asarray(tokens); flat = tokens.reshape(-1, tokens.shape[-1])
+    f, v = self.features(flat, rng), np.empty(flat.shape)
+    cur = np.broadcast_to(np.asarray(var, np.float64), len(flat)).copy()   # one variance, or one per path
+    for t in range(flat.shape[1]):
+        v[:, t] = cur
+        r = f[:, t, 0] * scale(cur)
+        cur = DECAY * cur + (1 - DECAY) * r ** 2     # the trailing-variance recursion, along the path
+    return f.reshape(*tokens.shape, 5), v.reshape(tokens.shape)
+
+@patch
+def decode_returns(self: Tokenizer, tokens, var, rng: np.random.Generator | None = None) -> np.ndarray:
+    """Daily log returns of token paths [N, H] (or [H]) that start with variance `var` (one, or one per path);
+    with `rng`, each token's features are drawn from its code's training candles (see `features`)."""
+    f, v = self._features_and_vars(tokens, var, rng)
+    return f[..., 0] * scale(v)
+
+@patch
+def decode_candles(self: Tokenizer, tokens, var, rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Daily log returns [..., H] of token paths [..., H] (as `decode_returns`, from the same draws) and their
+    log open, high, low and close [..., H, 4] relative to the close before the first token."""
+    f, v = self._features_and_vars(tokens, var, rng)
+    returns = f[..., 0] * scale(v)
+    f = f * scale(v)[..., None]
+    c = np.cumsum(f[..., 0], -1)
+    o = c - f[..., 1]
+    top, bot = np.maximum(o, c), np.minimum(o, c)
+    return returns, np.stack([o, top + np.maximum(f[..., 2], 0), bot - np.maximum(f[..., 3], 0), c], -1)
+
+@patch
+def decode(self: Tokenizer, tokens, last_close: float, var: float, dates=None, rng: np.random.Generator | None = None) -> pd.DataFrame:
+    "Candles (Open, High, Low, Close) of a 1-D token path that starts after a close of `last_close`."
+    return pd.DataFrame(last_close * np.exp(self.decode_candles(np.asarray(tokens), var, rng)[1]), columns=PRICES, index=dates)
 
 # %% ../nbs/00_tokenizer.ipynb #30651a44
 def train_features(frames: dict, split: Split) -> np.ndarray:

@@ -42,6 +42,17 @@ def find_notebooks(nbs_path):
     return sorted(p for p in nbs_path.rglob('*.ipynb')
                   if not any(part.startswith(('_', '.')) for part in p.relative_to(nbs_path).parts))
 
+def sidebar_problems(nbs_path, notebooks) -> list[str]:
+    "The hand-written sidebar (nbs/sidebar.yml) must list every page once, in file order (the reading order)."
+    path = nbs_path/'sidebar.yml'
+    if not path.is_file(): return [f'{path} is missing (settings.ini has custom_sidebar = True)']
+    def pages(items):
+        for it in items: yield from pages(it['contents']) if isinstance(it, dict) else [it]
+    listed = list(pages(yaml.safe_load(path.read_text())['website']['sidebar']['contents']))
+    files = [str(p.relative_to(nbs_path)) for p in notebooks]
+    in_order = ['index.ipynb', *(f for f in files if f != 'index.ipynb')]
+    return [] if listed == in_order else [f'{path} lists {listed}; expected every page in file order: {in_order}']
+
 def notebook_problems(nb, stem):
     "Error outputs in the notebook as committed, and a promised plot without any image output."
     problems, n_images = [], 0
@@ -320,7 +331,8 @@ def main():
             print(f"docs: warning: no notebook named *_{topic(key)} for the promised {plot} ({key}); "
                   'update PROMISED_PLOTS in tools/check_docs.py if the chapter moved')
     os.environ['IN_TEST'] = '1'  # as nbdev_proc_nbs sets it while processing
-    failed, n_bad = [], 0
+    failed = [f'docs: {p}' for p in sidebar_problems(nbs_path, all_notebooks)]
+    n_bad = 0
     for src in notebooks:
         t0 = time.time()
         try: rel = src.resolve().relative_to(nbs_path.resolve()); name = f'{nbs_path.name}/{rel}'

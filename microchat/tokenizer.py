@@ -148,6 +148,10 @@ class Tokenizer:
         self.pool_codes, self.pool_features = np.asarray(pool_codes, np.int64), np.asarray(pool_features, np.float64)
         self._pool_start = np.searchsorted(self.pool_codes, np.arange(self.vocab_size))
         self._pool_count = np.bincount(self.pool_codes, minlength=self.vocab_size)
+        # a drawn candle is kept inside the range the encoder represents (CLIP standardised units either side of the
+        # mean): the corpus holds a few adjustment errors thousands of sigma wide, and one such draw blows up the
+        # volatility state of the rest of its path (chapter 00a; the quality table below measures it)
+        self._draw_range = self.mean - CLIP * self.std, self.mean + CLIP * self.std
         self.hash = self._hash()
 
     def normalise(self, df: pd.DataFrame) -> np.ndarray:
@@ -199,12 +203,13 @@ class Tokenizer:
 @patch
 def features(self: Tokenizer, tokens, rng: np.random.Generator | None = None) -> np.ndarray:
     """The five features (units of sigma) of each token [...] -> [..., 5]: with `rng`, one training candle of the
-    token's code drawn at random; without, the code's decoded centre (codes no training candle used: always it)."""
+    token's code drawn at random (inside the encoder's range); without, the code's decoded centre (codes no training candle used: always it)."""
     tokens = np.asarray(tokens)
     if rng is None: return self.table[tokens]
     count = self._pool_count[tokens]
     j = self._pool_start[tokens] + (rng.random(tokens.shape) * count).astype(np.int64)
-    return np.where((count > 0)[..., None], self.pool_features[np.minimum(j, len(self.pool_features) - 1)], self.table[tokens])
+    drawn = np.clip(self.pool_features[np.minimum(j, len(self.pool_features) - 1)], *self._draw_range)
+    return np.where((count > 0)[..., None], drawn, self.table[tokens])
 
 @patch
 def _features_and_vars(self: Tokenizer, tokens, var, rng=None) -> tuple[np.ndarray, np.ndarray]:

@@ -1,12 +1,14 @@
 """Stage 1 at several model sizes and corpus fractions, in the spirit of nanochat's scaling runs, judged on validation days.
 
     python tools/scaling.py --data-dir data --tokenizer models/tokenizer_model.pt [--fractions 0.1 0.3 1] \
-        [--sizes 2x64 4x128 4x256] [--tokens 3e6] [--out nbs/results/scaling.csv] [--threads 1]
+        [--sizes 2x64 4x128 4x256] [--tokens 2e6] [--out nbs/results/scaling.csv] [--threads 1]
 
 Each run pretrains a GPT (`n_layer`x`d_model`) with `mqc stage1`'s own function on a seeded sample of the stocks (the
 indices always in) for the same number of training tokens (so a small fraction is seen for more epochs), then scores
 the kept checkpoint on one fixed validation set: the validation days (never a test day) of every asset of the
-`--val-fraction` sample, with the unigram of each run's training days beside it. One row per run goes to
+`--val-fraction` sample, with the unigram of each run's training days beside it. The same checkpoint also forecasts:
+its raw sampled paths (`--crps-paths` per origin, an origin every `--crps-step` validation days of the same assets) are
+scored by CRPS at 1/5/10/32 days, relative to the random walk on the same origins. One row per run goes to
 `--out` as it finishes (a stopped sweep keeps what it measured). The tokenizer is the one given, fitted once on the
 training days of the whole corpus.
 """
@@ -18,6 +20,8 @@ import pandas as pd
 import torch
 
 from microchat.data import data_files, load_ohlcv
+from microchat.evaluate import EvalError, evaluate, random_walk, summarize
+from microchat.forecast import Forecaster
 from microchat.loop import evaluate_lm, scoring_windows
 from microchat.checkpoint import load_checkpoint
 from microchat.pretrain import pretrain, split_streams, unigram_baseline
@@ -42,16 +46,29 @@ def linked_dir(files: dict, tickers: list, root: Path) -> Path:
     return d
 
 
+def val_crps(ckpt, tokenizer, frames: dict, split, step: int, n_paths: int, seed: int) -> dict:
+    "CRPS of `ckpt`'s raw paths / the random walk's, pooled over every `step`-th validation day of `frames`, per horizon."
+    methods = {'rw': random_walk(), 'gpt': Forecaster.load(ckpt, tokenizer, 'cpu').method(calibrated=False)}
+    scored = []
+    for t, df in frames.items():
+        try: scored.append(evaluate(df, methods, split, step=step, n_paths=n_paths, seed=seed, part='val', progress=False)[1].assign(asset=t))
+        except EvalError: continue   # too few validation days for one origin
+    s = summarize(pd.concat(scored))
+    return {f'{c}/rw': round(float(s.loc['gpt', c] / s.loc['rw', c]), 4) for c in s if c.startswith('crps@')} | {'crps_origins': int(s.loc['gpt', 'origins'])}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--data-dir', default='data'); ap.add_argument('--tokenizer', default='models/tokenizer_model.pt')
     ap.add_argument('--fractions', nargs='+', type=float, default=[0.1, 0.3, 1.0])
     ap.add_argument('--sizes', nargs='+', default=['2x64', '4x128', '4x256'], help='n_layer x d_model')
-    ap.add_argument('--tokens', type=float, default=3e6, help='training tokens per run')
+    ap.add_argument('--tokens', type=float, default=2e6, help='training tokens per run')
     ap.add_argument('--seq-len', type=int, default=256); ap.add_argument('--batch', type=int, default=32)
     ap.add_argument('--out', default='nbs/results/scaling.csv'); ap.add_argument('--threads', type=int, default=1)
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--val-fraction', type=float, default=0.1, help='the sample whose validation days score every run')
+    ap.add_argument('--crps-step', type=int, default=21, help='validation days between forecast origins')
+    ap.add_argument('--crps-paths', type=int, default=64, help='sampled paths per origin')
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     files, tok = data_files(a.data_dir), Tokenizer.load(a.tokenizer)
@@ -80,7 +97,8 @@ def main():
                 params = sum(p.numel() for p in model.parameters())
                 row = dict(fraction=frac, val_assets=len(val_assets), assets=len(tickers), train_tokens=train_tokens, size=size, params=params,
                            epochs=round(epochs, 2), val_ce=round(evaluate_lm(model, *val), 4), unigram_val_ce=round(unigram, 4),
-                           seconds=round(time.time() - t0))
+                           seconds=round(time.time() - t0),
+                           **val_crps(out, a.tokenizer, {t: frames[t] for t in val_assets}, tok.split, a.crps_step, a.crps_paths, a.seed))
                 print(row, flush=True)
                 rows.append(row)
                 pd.concat([done, pd.DataFrame(rows)]).to_csv(a.out, index=False)

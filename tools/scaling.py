@@ -49,9 +49,9 @@ def linked_dir(files: dict, tickers: list, root: Path) -> Path:
     return d
 
 
-def val_crps(ckpt, tokenizer, frames: dict, split, step: int, n_paths: int, seed: int) -> dict:
-    "CRPS of `ckpt`'s raw paths / the random walk's, pooled over every `step`-th validation day of `frames`, per horizon."
-    methods = {'rw': random_walk(), 'gpt': Forecaster.load(ckpt, tokenizer, 'cpu').method(calibrated=False)}
+def val_crps(fc: Forecaster, frames: dict, split, step: int, n_paths: int, seed: int) -> dict:
+    "CRPS of `fc`'s raw paths / the random walk's, pooled over every `step`-th validation day of `frames`, per horizon."
+    methods = {'rw': random_walk(), 'gpt': fc.method(calibrated=False)}
     scored = []
     for t, df in frames.items():
         try: scored.append(evaluate(df, methods, split, step=step, n_paths=n_paths, seed=seed, part='val', progress=False)[1].assign(asset=t))
@@ -96,12 +96,13 @@ def main():
                 out, t0 = root/f"{size}_{frac}.pt", time.time()
                 pretrain(data_dir=data_dir, tokenizer_path=a.tokenizer, out=out, epochs=epochs, batch=a.batch, seq_len=a.seq_len,
                          n_layer=n_layer, n_head=max(1, d_model // 32), d_model=d_model, eval_every=eval_every, seed=a.seed, device='cpu', progress=False)
-                model, _ = load_checkpoint(out, tok.hash, 'cpu', a.tokenizer)
+                model, ckpt = load_checkpoint(out, tok.hash, 'cpu', a.tokenizer)
                 params = sum(p.numel() for p in model.parameters())
                 row = dict(fraction=frac, val_assets=len(val_assets), assets=len(tickers), train_tokens=train_tokens, size=size, params=params,
                            epochs=round(epochs, 2), val_ce=round(evaluate_lm(model, *val), 4), unigram_val_ce=round(unigram, 4),
                            seconds=round(time.time() - t0),
-                           **val_crps(out, a.tokenizer, {t: frames[t] for t in val_assets}, tok.split, a.crps_step, a.crps_paths, a.seed))
+                           **val_crps(Forecaster(model, tok, ckpt['extra'].get('context_len'), ckpt['extra']),
+                                      {t: frames[t] for t in val_assets}, tok.split, a.crps_step, a.crps_paths, a.seed))
                 print(row, flush=True)
                 rows.append(row)
                 pd.concat([done, pd.DataFrame(rows)]).to_csv(a.out, index=False)

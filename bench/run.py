@@ -8,7 +8,7 @@ ratios hold. With one CPU thread the clock is the process's CPU time, which othe
 Speed targets live here, never in unit tests. Models are randomly initialised (speed does not depend on the
 weights); the data are the real offline candles in data/ (written on first use).
 """
-import argparse, os, platform, resource, shutil, statistics, subprocess, sys, tempfile, time, warnings
+import argparse, contextlib, io, os, platform, resource, shutil, statistics, subprocess, sys, tempfile, time, warnings
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -310,6 +310,32 @@ def eval_rows(tok, frames, rounds, device, n_origins=16) -> list[Row]:
                 f"{fmt_s(per['batched'])}/origin", f"{fmt_s(per['wide'])}/origin ({8 * rows} rows per call)",
                 f"{per['wide'] / per['batched']:.2f}x", 'report')]
 
+def cross_section_row(tok, rounds, device, sample=2, step=63) -> Row:
+    """`mqc eval --asset all` (every baseline and one default-size checkpoint) over the indices and `sample` stocks,
+    an origin every `step` days: the assets in one worker process per torch thread (the default) vs in this process."""
+    from microchat.report import run_eval
+    from microchat.checkpoint import save_checkpoint
+    name = f'cross-section evaluation, origins/s: indices + {sample} stocks, every baseline + 1 checkpoint'
+    workers = torch.get_num_threads() if device.type == 'cpu' else 1
+    if workers == 1: return Row(name, 'skipped (one torch thread or CUDA: the assets run in one process either way)')
+    if not (ROOT/'models'/'tokenizer_model.pt').exists(): return Row(name, 'skipped (no models/tokenizer_model.pt: run mqc tokenize)')
+    torch.manual_seed(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        ckpt = save_checkpoint(Path(tmp)/'gpt.pt', GPT(GPTConfig()), tok.hash, 0, extra=dict(stage='sft', context_len=CONTEXT))
+        runs, n = {}, {}
+        def evaluation(w):
+            def go():
+                _, po = run_eval(in_paths=[ckpt], asset='all', sample=sample, step=step, workers=w, no_calibrate=True,
+                                 device=device.type, tokenizer_path=ROOT/'models'/'tokenizer_model.pt', data_dir=ROOT/'data',
+                                 out=Path(tempfile.mkdtemp(dir=tmp))/'eval', progress=False)
+                n[w] = len(po) // po.horizon.nunique() // po.method.nunique()
+            return go
+        with contextlib.redirect_stdout(io.StringIO()):   # run_eval prints its tables and the files it wrote
+            t = race({'workers': evaluation(workers), 'one': evaluation(1)}, rounds, device, warm=False)
+    mc, ref = n[workers] / t['workers'].wall, n[1] / t['one'].wall
+    return Row(name, f"{mc:.3g} origins/s ({workers} worker processes, {n[workers]} origins)", f"{ref:.3g} origins/s (one process)",
+               f"{mc / ref:.2f}x", 'report')
+
 def profiles(streams, device, top=8):
     "Where the time goes: the ops with the most self time in one training step (batch 32) and one 256 x 32 sample."
     from torch.profiler import profile
@@ -402,6 +428,7 @@ def run(a, device, note, argv):
     log('sampling'); rows += sampling_rows(streams, q['nocache_paths'], q['single_calls'], q['sample_rounds'], device)
     log('RL step'); rows.append(rl_row(tok, frames, q['rl_rounds'], device))
     log('evaluation'); rows += eval_rows(tok, frames, q['rl_rounds'], device)
+    log('cross-section evaluation'); rows.append(cross_section_row(tok, 1 if a.quick else 2, device))
     log('quickstart'); rows.append(pipeline_row(a.pipeline))
     table = text_table(rows)
     print(table)

@@ -4,7 +4,8 @@
 
 # %% ../nbs/05_results.ipynb #4f4232b2
 from __future__ import annotations
-import hashlib, inspect, shlex, sys, time
+import functools, hashlib, inspect, shlex, signal, sys, time
+from multiprocessing import get_context
 from collections import Counter
 from pathlib import Path
 import numpy as np
@@ -20,7 +21,7 @@ from .evaluate import (BASELINE_MAKERS, BASELINES, MIN_HISTORY, TOUCH_SIGMAS, Ev
                                 evaluate, forecast_at, make_baseline, plot_calibration, plot_crps_by_horizon, plot_fan, plot_reliability,
                                 rolling_origins, save_report, scores_by_horizon, summarize, to_markdown, training_returns, vs_best_baseline)
 from .forecast import Forecaster, calibrate_paths
-from .model import compute_dtype, pick_device
+from .model import compute_dtype, pick_device, precision
 
 # %% auto #0
 __all__ = ['STEP', 'CROSS_SECTION_STEP', 'SAMPLE_SALT', 'SECTORS_FILE', 'asset_kind', 'sample_key', 'sample_order',
@@ -257,6 +258,38 @@ P(touch, a fall of {TOUCH_SIGMAS:g} daily sigmas x sqrt(h) within h days):
     atomic_write(out/'headline.md', headline_table(long) + '\n')
     return atomic_write(out/'report.md', text)
 
+# %% ../nbs/05_results.ipynb #75769211
+def _eval_asset(name, df, fcs: dict, split, calibrated: bool, baselines, step, horizons, paths, seed, progress) -> tuple:
+    "One asset's evaluation -> (its per-origin scores, each baseline's fit counts, seconds)."
+    t0, methods = time.time(), _methods(fcs, df, split, calibrated, baselines)
+    _, po = evaluate(df, methods, split, step, horizons, paths, seed, progress)
+    return po.assign(asset=name), {b: dict(methods[b].stats) for b in baselines if b in methods}, time.time() - t0
+
+# %% ../nbs/05_results.ipynb #21e8d8d4
+_worker_fcs = {}   # a worker process's forecasters, loaded by its first job
+
+def _start_worker(threads: int):
+    "A worker's start: its share of the torch threads; Ctrl-C is the parent's to handle."
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    torch.set_num_threads(threads)
+
+def _eval_in_worker(job: tuple, ckpts: dict, tokenizer_path, device, dtype: str) -> tuple:
+    "`_eval_asset` of `job` in a worker, with its own forecasters of `ckpts` (loaded once per process) at the parent's precision."
+    if not _worker_fcs: _worker_fcs.update({n: Forecaster.load(p, tokenizer_path, device) for n, p in ckpts.items()})
+    with precision(dtype): return _eval_asset(job[0], job[1], _worker_fcs, *job[2:])
+
+# %% ../nbs/05_results.ipynb #2a1926a4
+def _asset_results(jobs: list, fcs: dict, ckpts: dict, tokenizer_path, device, workers: int):
+    "`_eval_asset` of each job, in order: in this process, or in `workers` spawned processes when more than one."
+    if workers == 1:
+        yield from (_eval_asset(j[0], j[1], fcs, *j[2:]) for j in jobs)
+        return
+    import microchat.report as package   # its functions, which a spawned process imports (a notebook's copies it cannot)
+    dtype = 'bf16' if compute_dtype(pick_device(device)) == torch.bfloat16 else 'fp32'
+    job = functools.partial(package._eval_in_worker, ckpts=ckpts, tokenizer_path=tokenizer_path, device=device, dtype=dtype)
+    with get_context('spawn').Pool(workers, package._start_worker, (max(1, torch.get_num_threads() // workers),)) as pool:
+        yield from pool.imap(job, jobs)
+
 # %% ../nbs/05_results.ipynb #a7b1033c
 @guarded
 def run_eval(*,
@@ -271,6 +304,7 @@ def run_eval(*,
              sample: Annotated[int, Range(0)] = 100,              # with --asset all: this many stocks (a fixed sample, the same in every run) besides the indices
              sectors=None,                   # CSV of ticker,sector: CRPS per sector too (default: sectors.csv in --data-dir if there)
              out=None,                       # report folder (default: eval_{slug} next to the first checkpoint)
+             workers: Annotated[int | None, Range(1)] = None,     # processes over the assets (default: one per --threads thread on a CPU, one on CUDA)
              seed: int = 0, data_dir=DATA_DIR, tokenizer_path=TOKENIZER_PATH, device='auto', allow_jumps: bool = False,
              progress: bool = True,
             ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -281,8 +315,6 @@ def run_eval(*,
         raise EvalError(f"--baselines {' '.join(baselines)}: give one or more of {', '.join(BASELINES)}")
     tok = Tokenizer.load(tokenizer_path)
     fcs = [Forecaster.load(p, tokenizer_path, device) for p in in_paths]
-    need_memory(max([sample_bytes(f.model.cfg, paths, max(horizons)) for f in fcs] + [32 * paths * max(horizons)]),
-                pick_device(device), f"--paths {paths}", "lower --paths")
     names = [f.stage or Path(p).stem for p, f in zip(in_paths, fcs)]
     if len(set(names)) < len(names): names = [Path(p).stem for p in in_paths]
     fcs, ckpts = dict(zip(names, fcs)), dict(zip(names, in_paths))
@@ -290,18 +322,20 @@ def run_eval(*,
     cross = asset == 'all' and csv is None
     assets = cross_section(data_dir, tok.split, max(horizons), sample, allow_jumps) if cross else dict([load_asset(asset or trained_on, csv, data_dir, allow_jumps)])
     if not assets: raise DataError(f"{data_dir}: no asset has test days (from {tok.split.test_start.date()}) and {MIN_HISTORY} days before them; add one and run `mqc tokenize`")
+    workers = min(workers or (1 if pick_device(device).type == 'cuda' else torch.get_num_threads()), len(assets))
+    need_memory(workers * max([sample_bytes(f.model.cfg, paths, max(horizons)) for f in fcs.values()] + [32 * paths * max(horizons)]),
+                pick_device(device), f"--paths {paths}" + (f" with {workers} workers" if workers > 1 else ''), "lower --paths or --workers")
     slug = 'all' if len(assets) > 1 else asset_slug(next(iter(assets)))
     out = claim(out or (Path(in_paths[0]).parent if in_paths else Path(CHECKPOINTS))/f'eval_{slug}', 'folder')
     step = step or (CROSS_SECTION_STEP if cross and any(asset_kind(a) == 'stock' for a in assets) else STEP)
     frames, fans, stats = [], {}, {b: Counter() for b in baselines}
     fan_assets = [a for a in assets if asset_kind(a) == 'index'] or list(assets)[:1]   # one fan per index (else of the first asset)
-    for k, (name, df) in enumerate(assets.items(), 1):
-        t0, methods = time.time(), _methods(fcs, df, tok.split, not no_calibrate, baselines)
-        _, po = evaluate(df, methods, tok.split, step, horizons, paths, seed, progress and len(assets) == 1)
-        for b in baselines:
-            if b in methods: stats[b].update(methods[b].stats)
-        frames.append(po.assign(asset=name))
-        if progress and len(assets) > 1: print(f"{name} ({k}/{len(assets)}): {po.origin.nunique()} origins in {time.time() - t0:.1f}s", flush=True)
+    jobs = [(name, df, tok.split, not no_calibrate, baselines, step, horizons, paths, seed, progress and len(assets) == 1) for name, df in assets.items()]
+    for k, (po, fits, seconds) in enumerate(_asset_results(jobs, fcs, ckpts, tokenizer_path, device, workers), 1):
+        name, df = jobs[k - 1][:2]
+        for b, counts in fits.items(): stats[b].update(counts)
+        frames.append(po)
+        if progress and len(assets) > 1: print(f"{name} ({k}/{len(assets)}): {po.origin.nunique()} origins in {seconds:.1f}s", flush=True)
         if fcs and name in fan_assets:   # the last checkpoint's fan, from the middle test origin
             last = list(fcs)[-1]
             origin = po.origin.unique()[len(po.origin.unique()) // 2]

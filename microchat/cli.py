@@ -111,9 +111,7 @@ CALIBRATED = ('sft', 'rl')   # the forecasting stages: their spread is fitted on
 PIPELINES = {  # per step: the keyword arguments that differ from its defaults
     'quick': dict(pretrain=dict(epochs=1, n_layer=2, seq_len=192), midtrain=dict(epochs=1), sft=dict(stride=4),
                   rl=dict(steps=20), calibrate=dict(step=20, paths=64), eval=dict(step=20, paths=128)),
-    # the corpus has 1.5M training candles: 3 passes of stage 1 (about 12M tokens) fit the two-hour budget, and the
-    # kept checkpoint is the validation-best one
-    'full': dict(pretrain=dict(epochs=3)),
+    'full': {},   # every default (stage 1's length, `default_epochs`, is what fits the two-hour budget on the corpus)
 }
 
 def pipeline(*,

@@ -21,7 +21,8 @@ from .loop import (batch_for_step, cleanup_ddp, evaluate_lm, lm_windows, report_
 from .files import DataError, Range, atomic_write, guarded, need, need_memory, train_bytes
 
 # %% auto #0
-__all__ = ['unigram_baseline', 'bigram_baseline', 'lm_report', 'split_streams', 'pretrain']
+__all__ = ['TOKEN_BUDGET', 'MAX_EPOCHS', 'unigram_baseline', 'bigram_baseline', 'lm_report', 'split_streams', 'default_epochs',
+           'pretrain']
 
 # %% ../nbs/01_pretrain.ipynb #3b6f63d1
 def _as_streams(streams) -> list:
@@ -76,12 +77,19 @@ def split_streams(tok, streams: dict) -> dict:
     masks = {'train': tok.split.train_mask, 'val': tok.split.val_mask, 'test': tok.split.test_mask}
     return {part: {t: np.asarray(s.values[mask(s.index)], np.int64) for t, s in streams.items()} for part, mask in masks.items()}
 
+# %% ../nbs/01_pretrain.ipynb #26791154
+TOKEN_BUDGET, MAX_EPOCHS = 9e6, 20   # stage 1's default length: about 9M training tokens, at most 20 passes
+
+def default_epochs(n_windows: int, seq_len: int) -> int:
+    "Whole passes over `n_windows` training windows of `seq_len` tokens closest to TOKEN_BUDGET tokens, from 1 to MAX_EPOCHS."
+    return int(min(MAX_EPOCHS, max(1, round(TOKEN_BUDGET / (n_windows * seq_len)))))
+
 # %% ../nbs/01_pretrain.ipynb #8e13f6fd
 @guarded
 def pretrain(*,
              data_dir=DATA_DIR, tokenizer_path=TOKENIZER_PATH, allow_jumps: bool = False,
              out=None,                           # checkpoint to write, best by validation (default: checkpoints/best_model.pt)
-             epochs: float = 20,                 # passes over the training windows (20, with SFT on every asset: the design that won on validation CRPS)
+             epochs: float | None = None,        # passes over the training windows (default: the whole passes closest to 9M tokens, at most 20: 3 on the corpus)
              batch: Annotated[int, Range(1)] = 32,                    # windows per step (global, over all processes)
              lr: float = 1e-3,                   # peak learning rate (warmup, then cosine decay)
              seq_len: Annotated[int, Range(2)] = GPTConfig.seq_len,   # context of the model, in days
@@ -117,6 +125,7 @@ def pretrain(*,
         if len(windows) == 0: raise DataError(f"no asset in {data_dir} has {seq_len + 1} training days: lower --seq-len")
         if len(val[0]) == 0: raise DataError(f"no asset in {data_dir} has days in the validation period "
                                              f"(from {tok.split.to_dict()['val_start']}): add an asset that covers it")
+        epochs = epochs or default_epochs(len(windows), seq_len)
         steps = math.ceil(epochs * len(windows) / batch)
         torch.manual_seed(seed)
         model = GPT(cfg)

@@ -140,10 +140,12 @@ class KVCache:
         self.k[layer, t] = k.reshape(B, R, H, hd).transpose(1, 2)
         self.v[layer, t] = v.reshape(B, R, H, hd).transpose(1, 2)
         ks, vs = self.k[layer, :t + 1], self.v[layer, :t + 1]              # [t+1, B, H, R, hd]: per path
-        s = torch.cat([qh @ kp, (ks * qh.float()).sum(-1).permute(1, 2, 3, 0).to(qh.dtype)], dim=-1).softmax(-1)
-        sp, ss = s.split([Tp, t + 1], dim=-1)
-        y = sp @ vp + (ss.permute(3, 0, 1, 2).unsqueeze(-1).float() * vs).sum(0)   # [B, H, R, hd]
-        return y.transpose(1, 2).reshape(N, H, 1, hd)
+        # the softmax as a ratio of sums, the prompt's part and the path's part apart (concatenating them would copy
+        # both every step); QK-norm bounds every score by sqrt(hd), so exp needs no maximum subtracted
+        ep = (qh @ kp).float().exp_()                                      # [B, H, R, Tp]
+        es = (ks * qh.float()).sum(-1).exp_()                              # [t+1, B, H, R]
+        y = (ep.to(vp.dtype) @ vp).float().add_((es.unsqueeze(-1) * vs).sum(0))   # [B, H, R, hd]
+        return y.div_(ep.sum(-1).add_(es.sum(0)).unsqueeze(-1)).transpose(1, 2).reshape(N, H, 1, hd)
 
 
 # %% ../nbs/00d_model.ipynb #35b81fa3

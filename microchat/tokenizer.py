@@ -332,7 +332,8 @@ def fidelity_table(tok: Tokenizer, frames: dict, parts=('val', 'test'), seed=0, 
 # %% ../nbs/00_tokenizer.ipynb #870cac17
 def tokenizer_quality(tok: Tokenizer, frames: dict, kmeans_iters=30, seed=0) -> pd.DataFrame:
     """The quality table: codebook usage, reconstruction against k-means, decoding fidelity and close error, judged
-    on **validation** days (the gate: `ok`), with the test days printed beside them."""
+    on **validation** days (the gate: `ok`), with the test days printed beside them; `attrs['per_asset']`: the
+    `fidelity_table` its decoding rows come from."""
     k, s = tok.vocab_size, tok.split
     train_codes = np.concatenate([tok.encode(df)[s.train_mask(df.index[1:])] for df in frames.values()])
     x_train = torch.from_numpy(np.clip((train_features(frames, s) - tok.mean) / tok.std, -CLIP, CLIP).astype(np.float32))
@@ -369,7 +370,9 @@ def tokenizer_quality(tok: Tokenizer, frames: dict, kmeans_iters=30, seed=0) -> 
         target, ok = targets.get(m, ('', None))
         fmt = (lambda x: f"{x:.1f}") if 'bps' in m else (lambda x: f"{x:.0f}") if 'perplexity' in m else (lambda x: f"{x:.3f}")
         rows.append((m, fmt(val[m]), fmt(test[m]), target, ok(val[m]) if ok else None))
-    return pd.DataFrame(rows, columns=['metric', 'validation', 'test', 'target', 'ok']).set_index('metric')
+    table = pd.DataFrame(rows, columns=['metric', 'validation', 'test', 'target', 'ok']).set_index('metric')
+    table.attrs['per_asset'] = fid
+    return table
 
 # %% ../nbs/00_tokenizer.ipynb #e069d170
 @guarded
@@ -393,6 +396,4 @@ def tokenize(*,
         kept = atomic_write(claim(out.with_name(f"{out.stem}.{old}{out.suffix}"), 'tokenizer'), out.read_bytes())
         print(f"kept the previous tokenizer ({old}) as {kept}: checkpoints trained with it need --tokenizer {kept}")
     tok.save(out)
-    quality = tokenizer_quality(tok, frames, seed=seed)
-    quality.attrs['per_asset'] = fidelity_table(tok, frames, seed=seed)
-    return tok, quality
+    return tok, tokenizer_quality(tok, frames, seed=seed)

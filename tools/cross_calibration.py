@@ -8,7 +8,7 @@ origins (every `--step` days of 2014-2015) of the cross-section's first `--stock
 fitted on the other half's validation origins). Writes one row per half, horizon and design (CRPS, 80% and 90%
 coverage, factor) to nbs/results/calibration_cross_section.csv (`--csv`).
 
-    python tools/cross_calibration.py checkpoints/rl_gspc.pt [--stocks 50] [--workers 2]
+    python tools/cross_calibration.py checkpoints/rl_gspc.pt [--stocks 60] [--workers 2]
 """
 import argparse
 from concurrent.futures import ProcessPoolExecutor
@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from microchat.evaluate import crps_samples
+from microchat.evaluate import score
 from microchat.forecast import Forecaster, best_spread, spread, validation_paths
 from microchat.report import asset_kind, cross_section
 
@@ -33,10 +33,6 @@ def _paths(job):
     "One stock's raw cumulative validation paths [O, n, H] and realised cumulative returns [O, H]."
     name, df, step = job
     return name, validation_paths(_fc, df, _fc.tokenizer.split, step=step)
-
-def cover(x, y, level):
-    lo, hi = np.quantile(x, [(1 - level) / 2, (1 + level) / 2], axis=-1)
-    return float(((y >= lo) & (y <= hi)).mean())
 
 def study(ckpt, tokenizer, data_dir, stocks: int, step: int, workers: int) -> pd.DataFrame:
     fc = Forecaster.load(ckpt, tokenizer, 'cpu')
@@ -54,16 +50,16 @@ def study(ckpt, tokenizer, data_dir, stocks: int, step: int, workers: int) -> pd
         for h in HORIZONS:
             fit, _ = best_spread(xf[..., h - 1], yf[:, h - 1])
             for design, f in (('raw', 1.0), ('index', index_factor[h]), ('stocks', fit)):
-                x, y = spread(xs[..., h - 1], f), ys[:, h - 1]
+                # the h-day cumulative returns scored as one-day paths: the harness's CRPS and coverage
+                s = score(spread(xs[..., h - 1], f)[..., None], ys[:, h - 1:h], horizons=(1,))
                 rows.append(dict(scored_on=f'stocks {scored} ({len(halves[scored])})', h=h, design=design, factor=f,
-                                 crps=float(crps_samples(x, y).mean()), cov80=cover(x, y, .8), cov90=cover(x, y, .9),
-                                 origins=len(y)))
+                                 crps=s.crps.mean(), cov80=s.cover80.mean(), cov90=s.cover90.mean(), origins=len(s)))
     return pd.DataFrame(rows)
 
 if __name__ == '__main__':
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('checkpoint'); p.add_argument('--tokenizer', default='models/tokenizer_model.pt')
-    p.add_argument('--data-dir', default='data'); p.add_argument('--stocks', type=int, default=50)
+    p.add_argument('--data-dir', default='data'); p.add_argument('--stocks', type=int, default=60)
     p.add_argument('--step', type=int, default=21); p.add_argument('--workers', type=int, default=2)
     p.add_argument('--csv', default='nbs/results/calibration_cross_section.csv')
     a = p.parse_args()

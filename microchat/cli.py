@@ -121,8 +121,8 @@ def pipeline(*,
              checkpoints=CHECKPOINTS,       # folder of the checkpoints, reports and the fan chart
              seed: int = 0, device='auto',
             ) -> pd.DataFrame:
-    """Data -> tokenizer -> stages 1-4 (SFT and RL calibrated on validation days) -> evaluation on the test days of the
-    indices and of the cross-section -> fan chart; returns the indices' evaluation summary."""
+    """Data -> tokenizer -> stages 1-4 (SFT and RL calibrated on validation days; RL on the cross-section's stocks' too)
+    -> evaluation on the test days of the indices and of the cross-section -> fan chart; returns the indices' summary."""
     cfg, t0 = PIPELINES['quick' if quick else 'full'], time.time()
     paths = {s: stage_path(s, asset, checkpoints) for s in STAGES}
     def step(name): print(f"\n=== {name} ({time.time() - t0:.0f} s)", flush=True)
@@ -139,6 +139,8 @@ def pipeline(*,
     slug, evaluated = asset_slug(asset), list(paths.values())
     step('evaluation on test days: the indices')
     summary, _ = run_eval(in_paths=evaluated, asset='all', sample=0, out=Path(checkpoints)/'eval_indices', **common, **cfg.get('eval', {}))
+    step("calibrating rl on the cross-section's stocks' validation days")
+    calibrate(in_path=paths['rl'], asset='all', **common, **cfg.get('calibrate', {}))
     step('evaluation on test days: the cross-section (the indices and a fixed sample of the stocks)')
     run_eval(in_paths=[paths['rl']], asset='all', out=Path(checkpoints)/'eval_all', **common, **cfg.get('eval', {}))
     step('forecast'); forecast_cli(in_path=paths['sft'], asset=asset, png=Path(checkpoints)/f'fan_{slug}.png', **common)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/03a_evaluate.ipynb #3504119d
 from __future__ import annotations
-import contextlib, functools, math, time, warnings
+import contextlib, functools, hashlib, math, time, warnings
 from collections import Counter
 from pathlib import Path
 import numpy as np
@@ -12,16 +12,18 @@ import pandas as pd
 import matplotlib.pyplot as plt
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy.special import gammaln
-from .files import atomic_write
+from .data import data_files, load_ohlcv
+from .files import atomic_write, need
 
 # %% auto #0
-__all__ = ['SQRT_2_OVER_PI', 'VARIANCE_CAP', 'PARKINSON', 'HAR_WINDOWS', 'T_DOF_GRID', 'TOUCH_SIGMAS', 'MIN_HISTORY',
-           'BASELINE_MAKERS', 'BASELINES', 'STYLES', 'EvalError', 'log_returns', 'training_returns', 'random_walk',
-           'bootstrap', 'garch', 'skewt_draws', 'arch_paths', 'gjr_garch', 'egarch', 'range_variance', 't_dof',
-           'har_fit', 'har_range', 'crps_samples', 'score', 'rolling_origins', 'forecast_at', 'make_baseline',
-           'scores_by_horizon', 'summarize', 'evaluate', 'newey_west_var', 'dm_test', 'best_baselines',
-           'vs_best_baseline', 'crps_by_group', 'to_markdown', 'save_report', 'trading_calendar', 'future_dates',
-           'plot_fan', 'plot_calibration', 'plot_reliability', 'plot_crps_by_horizon']
+__all__ = ['SQRT_2_OVER_PI', 'VARIANCE_CAP', 'PARKINSON', 'HAR_WINDOWS', 'T_DOF_GRID', 'HORIZONS', 'TOUCH_SIGMAS', 'MIN_HISTORY',
+           'STEP', 'BASELINE_MAKERS', 'BASELINES', 'CROSS_SECTION_STEP', 'CROSS_SECTION_STOCKS', 'SAMPLE_SALT',
+           'STYLES', 'EvalError', 'log_returns', 'training_returns', 'random_walk', 'bootstrap', 'garch', 'skewt_draws',
+           'arch_paths', 'gjr_garch', 'egarch', 'range_variance', 't_dof', 'har_fit', 'har_range', 'crps_samples',
+           'score', 'rolling_origins', 'forecast_at', 'make_baseline', 'scores_by_horizon', 'summarize', 'evaluate',
+           'asset_kind', 'sample_key', 'sample_order', 'has_origins', 'cross_section', 'newey_west_var', 'dm_test',
+           'best_baselines', 'vs_best_baseline', 'crps_by_group', 'to_markdown', 'save_report', 'trading_calendar',
+           'future_dates', 'plot_fan', 'plot_calibration', 'plot_reliability', 'plot_crps_by_horizon']
 
 # %% ../nbs/03a_evaluate.ipynb #7a3eee5c
 class EvalError(ValueError):
@@ -262,9 +264,10 @@ def crps_samples(samples, y) -> np.ndarray:
     return np.abs(x - y).mean(-1) - spread
 
 # %% ../nbs/03a_evaluate.ipynb #417f3c70
+HORIZONS = (1, 5, 10, 32)   # days ahead that are scored and calibrated
 TOUCH_SIGMAS = 2.0   # the fall a touch event asks about: this many daily sigmas times sqrt(h)
 
-def score(paths, realised, horizons=(1, 5, 10, 32), sigma=None) -> pd.DataFrame:
+def score(paths, realised, horizons=HORIZONS, sigma=None) -> pd.DataFrame:
     """Scores of simulated daily log returns `paths` [O, N, H] against realised daily log returns [O, H]; one row per
     (origin, horizon). With `sigma` [O] (each origin's daily volatility), also the event forecasts P(up at h) and
     P(touch -TOUCH_SIGMAS sigma sqrt(h) within h), from the paths' closes, with their Brier scores."""
@@ -290,8 +293,9 @@ def score(paths, realised, horizons=(1, 5, 10, 32), sigma=None) -> pd.DataFrame:
 
 # %% ../nbs/03a_evaluate.ipynb #43bbd7c9
 MIN_HISTORY = 252   # daily returns an origin needs before it (a year): every baseline has something to fit
+STEP = 5            # days between the origins of one asset
 
-def rolling_origins(df: pd.DataFrame, split, step: int = 5, horizon: int = 32, part: str = 'test') -> pd.DatetimeIndex:
+def rolling_origins(df: pd.DataFrame, split, step: int = STEP, horizon: int = 32, part: str = 'test') -> pd.DatetimeIndex:
     """Every `step`-th day of the `part` period ('test': from `split.test_start`; 'val': from `split.val_start`) whose
     next `horizon` days are in `df` and, for 'val', before the test period (validation never sees a test day), and that
     has MIN_HISTORY daily returns before it. The days are counted from the period's first day, so assets on one calendar
@@ -353,7 +357,7 @@ def summarize(per_origin: pd.DataFrame) -> pd.DataFrame:
     return wide.join(long.groupby('method').origins.first()).loc[list(long.method.unique())]
 
 # %% ../nbs/03a_evaluate.ipynb #0c8ef499
-def evaluate(df: pd.DataFrame, methods: dict, split, step: int = 5, horizons=(1, 5, 10, 32), n_paths: int = 256,
+def evaluate(df: pd.DataFrame, methods: dict, split, step: int = STEP, horizons=HORIZONS, n_paths: int = 256,
              seed: int = 0, progress: bool = True, part: str = 'test') -> tuple[pd.DataFrame, pd.DataFrame]:
     "Rolling-origin evaluation of `methods` (name -> method) over the `part` period: returns (summary, per_origin)."
     horizons = tuple(sorted(horizons))
@@ -378,6 +382,47 @@ def evaluate(df: pd.DataFrame, methods: dict, split, step: int = 5, horizons=(1,
         if progress: print(f"{name}: {len(origins)} origins in {time.time() - t0:.1f}s")
     per_origin = pd.concat(frames, ignore_index=True)
     return summarize(per_origin), per_origin
+
+# %% ../nbs/03a_evaluate.ipynb #bb4af316
+CROSS_SECTION_STEP = 21      # days between the origins of a cross-section with stocks: a hundred stocks stay affordable
+CROSS_SECTION_STOCKS = 100   # stocks in a cross-section besides the indices
+SAMPLE_SALT = 'microchat'    # fixes the cross-section's sample (not --seed): the same stocks in every run
+
+def asset_kind(ticker: str) -> str:
+    "'index' for a ticker that starts with ^ (^GSPC, ^IXIC), else 'stock': the two groups a cross-section reports and calibrates apart."
+    return 'index' if ticker.startswith('^') else 'stock'
+
+# %% ../nbs/03a_evaluate.ipynb #553c7eb1
+def sample_key(ticker: str) -> str:
+    """The cross-section's sample order: sha256 of SAMPLE_SALT:ticker. A fixed pseudo-random order that does not depend on
+    the other files in the folder: adding or removing one stock changes the sample by at most one stock."""
+    return hashlib.sha256(f'{SAMPLE_SALT}:{ticker}'.encode()).hexdigest()
+
+# %% ../nbs/03a_evaluate.ipynb #f2612854
+def sample_order(tickers) -> list[str]:
+    "The order in which the cross-section takes assets: the indices by name, then the stocks in `sample_key` order."
+    return sorted(tickers, key=lambda t: (0, t) if asset_kind(t) == 'index' else (1, sample_key(t)))
+
+# %% ../nbs/03a_evaluate.ipynb #f0a57eaf
+def has_origins(df, split, horizon, part: str = 'test') -> bool:
+    "Whether `df` has at least one origin of the `part` period ('test' or 'val') with `horizon` days after it."
+    try: return len(rolling_origins(df, split, horizon=horizon, part=part)) > 0
+    except EvalError: return False
+
+# %% ../nbs/03a_evaluate.ipynb #5f07cba0
+def cross_section(data_dir, split, horizon: int, sample: int = CROSS_SECTION_STOCKS, allow_jumps: bool = False) -> dict:
+    """`--asset all`: every index (`asset_kind`) of `data_dir` with test days, and the first `sample` stocks in `sample_key`
+    order that have test days and MIN_HISTORY days before the test period (so that their origins fall on the indices'
+    dates): ticker -> candles, indices first. Only the files it needs are read."""
+    files = data_files(data_dir)
+    need(files, f"{data_dir}: no `TICKER_first_last_1d.csv` files; run `mqc data --offline` first")
+    assets, stocks = {}, 0
+    for t in sample_order(files):
+        if asset_kind(t) == 'stock' and stocks == sample: break
+        df = load_ohlcv(files[t], allow_jumps)
+        if has_origins(df, split, horizon) and (df.index < split.test_start).sum() > MIN_HISTORY:
+            assets[t], stocks = df, stocks + (asset_kind(t) == 'stock')
+    return assets
 
 # %% ../nbs/03a_evaluate.ipynb #99ddf9ab
 def newey_west_var(d: np.ndarray, lags: int) -> float:

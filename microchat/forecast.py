@@ -19,7 +19,9 @@ from .regime import RegimeTracker, regime_inputs, regime_state
 from .checkpoint import load_checkpoint, read_checkpoint
 from .files import (Range, atomic_write, claim, guarded, need, need_finite, need_memory, sample_bytes, save_torch,
                              write_lock)
-from .evaluate import crps_samples, future_dates, plot_fan, rolling_origins
+from tqdm.auto import tqdm
+from .evaluate import (CROSS_SECTION_STEP, CROSS_SECTION_STOCKS, HORIZONS, STEP, asset_kind, crps_samples,
+                               cross_section, future_dates, has_origins, plot_fan, rolling_origins)
 
 # %% auto #0
 __all__ = ['QUANTILES', 'SAMPLING_ROWS', 'CALIBRATION_GRID', 'quantile_table', 'Forecast', 'Forecaster', 'calibrate_paths',
@@ -76,6 +78,7 @@ class Forecaster:
         self.model, self.tokenizer, self.context_len = model.eval(), tokenizer, context_len
         self.info = info or {}     # what the checkpoint says of itself: stage, asset, calibration, ...
         self.calibration = self.info.get('calibration')   # fitted on validation days by `calibrate`, or None
+        self.stock_calibration = self.info.get('stock_calibration')   # fitted on a cross-section's stocks, or None
 
     @classmethod
     def load(cls, checkpoint, tokenizer=TOKENIZER_PATH, device='auto') -> Forecaster:
@@ -86,6 +89,18 @@ class Forecaster:
 
     @property
     def stage(self) -> str | None: return self.info.get('stage')
+
+    def calibration_for(self, asset: str | None = None) -> dict | None:
+        """The calibration of forecasts of `asset`: for a stock, the one fitted on a cross-section's stocks if there is one
+        (unless the checkpoint's own was fitted on that very stock); else the checkpoint's own (or None)."""
+        own = self.calibration or {}
+        if self.stock_calibration and asset and asset_kind(asset) == 'stock' and asset != own.get('asset'): return self.stock_calibration
+        return self.calibration
+
+    def _calibrated(self, paths, calibrated: bool, asset: str | None) -> np.ndarray:
+        "`paths` spread by the calibration of `asset` if `calibrated` and there is one, else as sampled."
+        calibration = self.calibration_for(asset) if calibrated else None
+        return calibrate_paths(paths, calibration) if calibration else paths
 
     def _inputs(self, candles: pd.DataFrame) -> np.ndarray:
         "The model's inputs of candles 1..T-1: tokens, with their regimes if the model reads them (chapter 00h)."
@@ -115,11 +130,10 @@ def _tokens(self: Forecaster, candles: pd.DataFrame, horizon, n_paths, seed, tem
 
 @patch
 def sample(self: Forecaster, candles: pd.DataFrame, horizon=32, n_paths=256, seed=None, temperature=1.0, top_k=None,
-           top_p=None, calibrated=True) -> np.ndarray:
-    "Daily log returns [n_paths, horizon] of paths sampled after the last candle (calibrated, if the checkpoint is)."
+           top_p=None, calibrated=True, asset: str | None = None) -> np.ndarray:
+    "Daily log returns [n_paths, horizon] of paths sampled after the last candle of `asset` (calibrated, if the checkpoint is)."
     tokens, var = self._tokens(candles, horizon, n_paths, seed, temperature, top_k, top_p)
-    paths = self.tokenizer.decode_returns(tokens, var, _decode_rng(seed))
-    return calibrate_paths(paths, self.calibration) if calibrated and self.calibration else paths
+    return self._calibrated(self.tokenizer.decode_returns(tokens, var, _decode_rng(seed)), calibrated, asset)
 
 @patch
 def forecast(self: Forecaster, candles: pd.DataFrame, horizon=32, n_paths=256, seed=None, temperature=1.0, top_k=None,
@@ -127,7 +141,7 @@ def forecast(self: Forecaster, candles: pd.DataFrame, horizon=32, n_paths=256, s
     "Sample `n_paths` continuations of `horizon` days after the last candle of `asset`'s candles -> `Forecast` (paths and candles)."
     tokens, var = self._tokens(candles, horizon, n_paths, seed, temperature, top_k, top_p)
     raw, logs = self.tokenizer.decode_candles(tokens, var, _decode_rng(seed))  # the draws of `sample`: the same paths
-    paths = calibrate_paths(raw, self.calibration) if calibrated and self.calibration else raw
+    paths = self._calibrated(raw, calibrated, asset)
     logs += (paths.cumsum(-1) - logs[..., 3])[..., None]       # calibration moves whole candles with their close
     last_close = float(candles['Close'].iloc[-1])
     return Forecast(paths, quantile_table(paths, last_close, future_dates(candles.index, horizon)), candles, last_close * np.exp(logs), asset)
@@ -166,13 +180,13 @@ def events(self: Forecast, moves=('+5%', '-10%')) -> pd.DataFrame:
 
 # %% ../nbs/03b_forecast.ipynb #8bae9394
 @patch
-def method(self: Forecaster, temperature=1.0, top_k=None, top_p=None, calibrated=True):
-    """The forecaster as an evaluation method: method(history, horizon, n_paths, seed) -> daily log returns
+def method(self: Forecaster, temperature=1.0, top_k=None, top_p=None, calibrated=True, asset: str | None = None):
+    """The forecaster as an evaluation method on `asset`: method(history, horizon, n_paths, seed) -> daily log returns
     [n_paths, horizon]; `method.at_origins(df, origins, horizon, n_paths, seeds)` samples many origins at once."""
     def method(history, horizon, n_paths, seed):
-        return self.sample(history, horizon, n_paths, seed, temperature, top_k, top_p, calibrated)
+        return self.sample(history, horizon, n_paths, seed, temperature, top_k, top_p, calibrated, asset)
     method.at_origins = lambda df, origins, horizon, n_paths, seeds: self.sample_at(
-        df, origins, horizon, n_paths, seeds, temperature, top_k, top_p, calibrated)
+        df, origins, horizon, n_paths, seeds, temperature, top_k, top_p, calibrated, asset=asset)
     return method
 
 # %% ../nbs/03b_forecast.ipynb #5d519a17
@@ -182,7 +196,8 @@ SAMPLING_ROWS = {'cpu': 512, 'cuda': 16384}
 
 @patch
 def sample_at(self: Forecaster, candles: pd.DataFrame, origins, horizon=32, n_paths=256, seeds=None, temperature=1.0, top_k=None,
-              top_p=None, calibrated=True, max_rows=None) -> np.ndarray:
+              top_p=None, calibrated=True, max_rows=None,
+              asset: str | None = None) -> np.ndarray:
     """Daily log returns [len(origins), n_paths, horizon] sampled after each origin (a position in `candles`), the
     paths `sample(candles.iloc[:origin + 1], seed=seeds[k])` gives: the tokenizer is causal, so the history is
     encoded once and each origin's context is a slice of it; origins share batched calls of up to `max_rows` paths
@@ -206,7 +221,7 @@ def sample_at(self: Forecaster, candles: pd.DataFrame, origins, horizon=32, n_pa
                             seed=[int(seeds[k]) for k in part], regime=regime).cpu().numpy().reshape(len(part), n_paths, horizon)
             for k, paths in zip(part, tokens):
                 out[k] = self.tokenizer.decode_returns(paths, var[origins[k]], _decode_rng(int(seeds[k])))
-    return calibrate_paths(out, self.calibration) if calibrated and self.calibration else out
+    return self._calibrated(out, calibrated, asset)
 
 # %% ../nbs/03b_forecast.ipynb #4308572b
 CALIBRATION_GRID = np.exp(np.linspace(np.log(0.5), np.log(2.0), 57))   # spread factors tried: -50% .. x2, 2.5% apart
@@ -220,7 +235,7 @@ def calibrate_paths(paths, calibration: dict) -> np.ndarray:
     centre = cum.mean(-2, keepdims=True)
     return np.diff(centre + factor * (cum - centre), axis=-1, prepend=0.0)
 
-def validation_paths(fc: Forecaster, candles: pd.DataFrame, split, step=5, horizon=32, n_paths=256, seed=0) -> tuple:
+def validation_paths(fc: Forecaster, candles: pd.DataFrame, split, step=STEP, horizon=32, n_paths=256, seed=0) -> tuple:
     "`fc`'s raw cumulative log returns [origins, n_paths, horizon] from every `step`-th validation day, and the realised ones [origins, horizon]."
     idx = candles.index.get_indexer(rolling_origins(candles, split, step, horizon, part='val'))
     cum = fc.sample_at(candles, idx, horizon, n_paths, seed + np.arange(len(idx)), calibrated=False).cumsum(-1)
@@ -238,9 +253,13 @@ def best_spread(x, y) -> tuple[float, float]:
     k = int(np.argmin(crps))
     return float(CALIBRATION_GRID[k]), float(crps[k])
 
-def fit_calibration(fc: Forecaster, candles: pd.DataFrame, split, step=5, horizons=(1, 5, 10, 32), n_paths=256, seed=0) -> dict:
-    "For each horizon, the spread factor minimising the mean fair CRPS of `fc`'s raw paths over validation-period origins."
-    cum, y = validation_paths(fc, candles, split, step, max(horizons), n_paths, seed)
+def fit_calibration(fc: Forecaster, candles, split, step=STEP, horizons=HORIZONS, n_paths=256, seed=0, progress=False) -> dict:
+    """For each horizon, the spread factor minimising the mean fair CRPS of `fc`'s raw paths over the validation-period
+    origins of `candles`: one asset's frame, or a list of frames whose origins are pooled (each seeded as alone)."""
+    frames = [candles] if isinstance(candles, pd.DataFrame) else list(candles)
+    runs = [validation_paths(fc, df, split, step, max(horizons), n_paths, seed)
+            for df in tqdm(frames, 'validation paths', unit='asset', disable=not progress or len(frames) == 1)]
+    cum, y = np.concatenate([c for c, _ in runs]), np.concatenate([y for _, y in runs])
     scale, before, after = [], [], []
     for h in horizons:
         s, c = best_spread(cum[..., h - 1], y[:, h - 1])
@@ -251,22 +270,32 @@ def fit_calibration(fc: Forecaster, candles: pd.DataFrame, split, step=5, horizo
 @guarded
 def calibrate(*,
               in_path,                        # the checkpoint to calibrate (rewritten with its calibration)
-              asset: str | None = None, csv=None,
-              step: Annotated[int, Range(1)] = 5,                  # days between validation origins
+              asset: str | None = None,       # ticker of a file in --data-dir (default: the checkpoint's asset), or `all`: the stocks of the cross-section (--sample), pooled, as the calibration of every stock
+              csv=None,
+              step: Annotated[int | None, Range(1)] = None,        # days between validation origins (default: 5, or 21 for --asset all)
               paths: Annotated[int, Range(2)] = 256,               # sampled paths per origin
+              sample: Annotated[int, Range(1)] = CROSS_SECTION_STOCKS,   # with --asset all: the stocks of `mqc eval --asset all`'s fixed sample it is fitted on
               seed: int = 0, data_dir=DATA_DIR, tokenizer_path=TOKENIZER_PATH, device='auto', allow_jumps: bool = False,
+              progress: bool = True,
              ) -> dict:
-    "Fit the spread factor per horizon of a checkpoint's forecasts on its asset's validation days; store it in the checkpoint."
+    """Fit the spread factor per horizon of a checkpoint's forecasts on the validation days of its asset, or with
+    `asset='all'` of the cross-section's stocks (kept apart: `Forecaster.calibration_for`); store it in the checkpoint."""
     claim(in_path, 'checkpoint', flag='--in')   # rewritten in place: no other run may write it meanwhile
     fc = Forecaster.load(in_path, tokenizer_path, device)
-    need_memory(sample_bytes(fc.model.cfg, paths, 32), pick_device(device), f"--paths {paths}", "lower --paths")
-    name, df = load_asset(asset or fc.info.get('asset'), csv, data_dir, allow_jumps)
-    cal = dict(fit_calibration(fc, df, fc.tokenizer.split, step, n_paths=paths, seed=seed), asset=name)
+    need_memory(sample_bytes(fc.model.cfg, paths, max(HORIZONS)), pick_device(device), f"--paths {paths}", "lower --paths")
+    split = fc.tokenizer.split
+    if asset == 'all' and csv is None:   # the stocks `mqc eval --asset all` scores, on their validation days
+        stocks = [df for t, df in cross_section(data_dir, split, max(HORIZONS), sample, allow_jumps).items()
+                  if asset_kind(t) == 'stock' and has_origins(df, split, max(HORIZONS), 'val')]
+        need(stocks, f"{data_dir}: no stock with validation days (from {split.val_start.date()}) and test days; run `mqc data --offline`")
+        name, candles, key, step = f"{len(stocks)} stocks", stocks, 'stock_calibration', step or CROSS_SECTION_STEP
+    else: (name, candles), key, step = load_asset(asset or fc.info.get('asset'), csv, data_dir, allow_jumps), 'calibration', step or STEP
+    cal = dict(fit_calibration(fc, candles, split, step, n_paths=paths, seed=seed, progress=progress), asset=name)
     need_finite(cal['scale'] + cal['val_crps_raw'] + cal['val_crps'], f"{in_path}: the calibration on {name}'s validation days",
                 "its sampled paths are not numbers; nothing was stored")
     with write_lock(in_path):   # the file as it is now, rewritten with its calibration; one writer at a time
         ckpt = read_checkpoint(in_path)
-        ckpt['extra']['calibration'] = cal
+        ckpt['extra'][key] = cal
         save_torch(in_path, ckpt)
     print(f"{name}: {cal['origins']} validation origins; spread factor per horizon " +
           ', '.join(f"{h}d x{s:.3f} (CRPS {b:.5f} -> {a:.5f})" for h, s, b, a in zip(cal['horizons'], cal['scale'], cal['val_crps_raw'], cal['val_crps'])))

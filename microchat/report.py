@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_results.ipynb #4f4232b2
 from __future__ import annotations
-import functools, hashlib, inspect, shlex, signal, sys, time
+import functools, inspect, shlex, signal, sys, time
 from multiprocessing import get_context
 from collections import Counter
 from pathlib import Path
@@ -13,41 +13,23 @@ import pandas as pd
 import matplotlib.pyplot as plt
 import torch
 from typing import Annotated
-from .data import DATA_DIR, asset_slug, data_files, load_asset, load_ohlcv
-from .files import (DataError, Range, atomic_write, claim, guarded, need, need_finite, need_memory, sample_bytes)
+from .data import DATA_DIR, asset_slug, load_asset
+from .files import DataError, Range, atomic_write, claim, guarded, need_finite, need_memory, sample_bytes
 from .tokenizer import TOKENIZER_PATH, Tokenizer
 from .checkpoint import CHECKPOINTS, file_sha
-from .evaluate import (BASELINE_MAKERS, BASELINES, MIN_HISTORY, TOUCH_SIGMAS, EvalError, best_baselines, crps_by_group, dm_test,
+from .evaluate import (BASELINE_MAKERS, BASELINES, CROSS_SECTION_STEP, CROSS_SECTION_STOCKS, HORIZONS, MIN_HISTORY, SAMPLE_SALT, STEP,
+                                TOUCH_SIGMAS, EvalError, asset_kind, best_baselines, cross_section, crps_by_group, dm_test,
                                 evaluate, forecast_at, make_baseline, plot_calibration, plot_crps_by_horizon, plot_fan, plot_reliability,
-                                rolling_origins, save_report, scores_by_horizon, summarize, to_markdown, training_returns, vs_best_baseline)
+                                save_report, scores_by_horizon, summarize, to_markdown, training_returns, vs_best_baseline)
 from .forecast import Forecaster, calibrate_paths
 from .model import compute_dtype, pick_device, precision
 
 # %% auto #0
-__all__ = ['STEP', 'CROSS_SECTION_STEP', 'SAMPLE_SALT', 'SECTORS_FILE', 'asset_kind', 'sample_key', 'sample_order',
-           'read_sectors', 'cross_section', 'headline_table', 'baseline_lines', 'write_report', 'run_eval']
-
-# %% ../nbs/05_results.ipynb #bb4af316
-STEP, CROSS_SECTION_STEP = 5, 21   # days between origins: one asset (or the indices), and a cross-section of stocks
-SAMPLE_SALT = 'microchat'          # fixes the cross-section's sample (not --seed): the same stocks in every run
-SECTORS_FILE = 'sectors.csv'       # in --data-dir: ticker,sector, read when --sectors is not given
-
-def asset_kind(ticker: str) -> str:
-    "'index' for a ticker that starts with ^ (^GSPC, ^IXIC), else 'stock': the two groups every cross-section report compares."
-    return 'index' if ticker.startswith('^') else 'stock'
-
-# %% ../nbs/05_results.ipynb #553c7eb1
-def sample_key(ticker: str) -> str:
-    """The cross-section's sample order: sha256 of SAMPLE_SALT:ticker. A fixed pseudo-random order that does not depend on
-    the other files in the folder: adding or removing one stock changes the sample by at most one stock."""
-    return hashlib.sha256(f'{SAMPLE_SALT}:{ticker}'.encode()).hexdigest()
-
-# %% ../nbs/05_results.ipynb #f2612854
-def sample_order(tickers) -> list[str]:
-    "The order in which the cross-section takes assets: the indices by name, then the stocks in `sample_key` order."
-    return sorted(tickers, key=lambda t: (0, t) if asset_kind(t) == 'index' else (1, sample_key(t)))
+__all__ = ['SECTORS_FILE', 'read_sectors', 'headline_table', 'baseline_lines', 'write_report', 'run_eval']
 
 # %% ../nbs/05_results.ipynb #5d3125ca
+SECTORS_FILE = 'sectors.csv'       # in --data-dir: ticker,sector, read when --sectors is not given
+
 def read_sectors(path) -> dict:
     "ticker -> sector from a CSV with a `ticker` (or `symbol`) column and a column whose name contains `sector` (any case)."
     path = Path(path)
@@ -60,49 +42,28 @@ def read_sectors(path) -> dict:
         raise EvalError(f"{path}: needs a ticker (or symbol) column and a sector column, has {', '.join(map(str, table.columns))}")
     return dict(zip(table[ticker].astype(str).str.strip(), table[sector].astype(str).str.strip()))
 
-# %% ../nbs/05_results.ipynb #f0a57eaf
-def _has_test_days(df, split, horizon) -> bool:
-    "Whether `df` has at least one test-period origin with `horizon` days after it."
-    try: return len(rolling_origins(df, split, horizon=horizon)) > 0
-    except EvalError: return False
-
-# %% ../nbs/05_results.ipynb #5f07cba0
-def cross_section(data_dir, split, horizon: int, sample: int = 100, allow_jumps: bool = False) -> dict:
-    """`--asset all`: every index (`asset_kind`) of `data_dir` with test days, and the first `sample` stocks in `sample_key`
-    order that have test days and MIN_HISTORY days before the test period (so that their origins fall on the indices'
-    dates): ticker -> candles, indices first. Only the files it needs are read."""
-    files = data_files(data_dir)
-    need(files, f"{data_dir}: no `TICKER_first_last_1d.csv` files; run `mqc data --offline` first")
-    assets, stocks = {}, 0
-    for t in sample_order(files):
-        if asset_kind(t) == 'stock' and stocks == sample: break
-        df = load_ohlcv(files[t], allow_jumps)
-        if _has_test_days(df, split, horizon) and (df.index < split.test_start).sum() > MIN_HISTORY:
-            assets[t], stocks = df, stocks + (asset_kind(t) == 'stock')
-    return assets
-
 # %% ../nbs/05_results.ipynb #bc251c10
-def _methods(fcs: dict, df, split, calibrated: bool, baselines=BASELINES) -> dict:
-    "The `baselines` (names of BASELINES) and, per checkpoint, its calibrated paths and its raw ones (or only the raw ones)."
+def _methods(fcs: dict, asset: str, df, split, calibrated: bool, baselines=BASELINES) -> dict:
+    "The `baselines` (names of BASELINES) and, per checkpoint, its calibrated paths of `asset` and its raw ones (or only the raw ones)."
     has_train = len(training_returns(df, split)) > 0
     if 'bootstrap' in baselines and not has_train: print(f"note: no training days before {split.val_start.date()}: the bootstrap (of training-day returns) is left out")
     methods = {b: make_baseline(b, df, split) for b in baselines if b != 'bootstrap' or has_train}
     for name, fc in fcs.items():
-        if calibrated and fc.calibration: methods[name], methods[f'{name} raw'] = _sampled_once(fc)
+        if calibrated and fc.calibration_for(asset): methods[name], methods[f'{name} raw'] = _sampled_once(fc, asset)
         else: methods[name] = fc.method(calibrated=False)
     return methods
 
 # %% ../nbs/05_results.ipynb #6c476af8
-def _sampled_once(fc: Forecaster) -> tuple:
-    """`fc`'s calibrated and raw evaluation methods, sampling each set of origins once: the calibrated paths are the
-    raw ones spread by the factors fitted on validation days (`calibrate_paths`), not a second sample."""
+def _sampled_once(fc: Forecaster, asset: str) -> tuple:
+    """`fc`'s calibrated and raw evaluation methods on `asset`, sampling each set of origins once: the calibrated paths
+    are the raw ones spread by the factors fitted on validation days (`calibrate_paths`), not a second sample."""
     last = {}
     def raw_at(df, origins, horizon, n_paths, seeds):
         key = (id(df), horizon, n_paths, tuple(np.asarray(origins).tolist()), tuple(np.asarray(seeds).tolist()))
         if last.get('key') != key: last.update(key=key, paths=fc.sample_at(df, origins, horizon, n_paths, seeds, calibrated=False))
         return last['paths']
-    cal, raw = fc.method(calibrated=True), fc.method(calibrated=False)
-    cal.at_origins = lambda *a: calibrate_paths(raw_at(*a), fc.calibration)
+    cal, raw = fc.method(calibrated=True, asset=asset), fc.method(calibrated=False)
+    cal.at_origins = lambda *a: calibrate_paths(raw_at(*a), fc.calibration_for(asset))
     raw.at_origins = raw_at
     return cal, raw
 
@@ -168,8 +129,8 @@ def write_report(out, per_origin: pd.DataFrame, fcs: dict, paths: dict, tok: Tok
     assets = list(per_origin.asset.unique()) if 'asset' in per_origin else []
     kinds = pd.Series([asset_kind(a) for a in assets]).value_counts()
     names = ', '.join(assets) if len(assets) <= 4 else f"{len(assets)} assets ({', '.join(f'{n} {k}' for k, n in kinds.items())}; listed under Provenance)"
-    cal = lambda fc: ('calibrated on validation days: spread x' + ', x'.join(f"{s:.3f} at {h}d" for h, s in zip(fc.calibration['horizons'], fc.calibration['scale']))
-                      if fc.calibration else 'not calibrated')
+    factors = lambda c: f"on the validation days of {c['asset']}: spread x" + ', x'.join(f"{s:.3f} at {h}d" for h, s in zip(c['horizons'], c['scale']))
+    cal = lambda fc: '; '.join(f"{kind} {factors(c)}" for kind, c in (('calibrated', fc.calibration), ('stocks calibrated', fc.stock_calibration)) if c) or 'not calibrated'
     dtype = lambda fc: str(compute_dtype(next(fc.model.parameters()).device)).removeprefix('torch.')
     text = f"""# microchat evaluation
 
@@ -261,7 +222,7 @@ P(touch, a fall of {TOUCH_SIGMAS:g} daily sigmas x sqrt(h) within h days):
 # %% ../nbs/05_results.ipynb #75769211
 def _eval_asset(name, df, fcs: dict, split, calibrated: bool, baselines, step, horizons, paths, seed, progress) -> tuple:
     "One asset's evaluation -> (its per-origin scores, each baseline's fit counts, seconds)."
-    t0, methods = time.time(), _methods(fcs, df, split, calibrated, baselines)
+    t0, methods = time.time(), _methods(fcs, name, df, split, calibrated, baselines)
     _, po = evaluate(df, methods, split, step, horizons, paths, seed, progress)
     return po.assign(asset=name), {b: dict(methods[b].stats) for b in baselines if b in methods}, time.time() - t0
 
@@ -298,10 +259,10 @@ def run_eval(*,
              csv=None,
              step: Annotated[int | None, Range(1)] = None,        # days between origins (default: 5, or 21 for a cross-section of stocks)
              paths: Annotated[int, Range(2)] = 256,               # sampled paths per origin
-             horizons: Annotated[tuple, Range(1, unique=True)] = (1, 5, 10, 32),  # days ahead to score
+             horizons: Annotated[tuple, Range(1, unique=True)] = HORIZONS,  # days ahead to score
              no_calibrate: bool = False,     # score only the raw paths, not the calibration fitted on validation days
              baselines: tuple = BASELINES,   # the baselines to score: random_walk bootstrap garch gjr_garch egarch har_range
-             sample: Annotated[int, Range(0)] = 100,              # with --asset all: this many stocks (a fixed sample, the same in every run) besides the indices
+             sample: Annotated[int, Range(0)] = CROSS_SECTION_STOCKS,              # with --asset all: this many stocks (a fixed sample, the same in every run) besides the indices
              sectors=None,                   # CSV of ticker,sector: CRPS per sector too (default: sectors.csv in --data-dir if there)
              out=None,                       # report folder (default: eval_{slug} next to the first checkpoint)
              workers: Annotated[int | None, Range(1)] = None,     # processes over the assets (default: one per --threads thread on a CPU, one on CUDA)
@@ -339,7 +300,7 @@ def run_eval(*,
         if fcs and name in fan_assets:   # the last checkpoint's fan, from the middle test origin
             last = list(fcs)[-1]
             origin = po.origin.unique()[len(po.origin.unique()) // 2]
-            fan = forecast_at(df, origin, fcs[last].method(calibrated=not no_calibrate), max(horizons), paths, seed)
+            fan = forecast_at(df, origin, fcs[last].method(calibrated=not no_calibrate, asset=name), max(horizons), paths, seed)
             fans[name] = plot_fan(df.loc[:origin], fan, realised=df.loc[origin:].iloc[1:max(horizons) + 1],
                                   title=f'{last}, {name} from {pd.Timestamp(origin).date()}')
     per_origin = pd.concat(frames, ignore_index=True)

@@ -15,10 +15,9 @@ import numpy as np
 import pandas as pd
 import torch
 from microchat.data import load_asset
-from microchat.evaluate import crps_samples
+from microchat.evaluate import HORIZONS, crps_samples
 from microchat.forecast import Forecaster, best_spread, spread, validation_paths
 
-HORIZONS = (1, 5, 10, 32)
 
 def cover80(x, y):
     lo, hi = np.quantile(x, [.1, .9], axis=-1)

@@ -17,11 +17,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from microchat.evaluate import score
+from microchat.evaluate import HORIZONS, asset_kind, cross_section, score
 from microchat.forecast import Forecaster, best_spread, spread, validation_paths
-from microchat.report import asset_kind, cross_section
 
-HORIZONS = (1, 5, 10, 32)
 _fc = None
 
 def _start(ckpt, tokenizer):

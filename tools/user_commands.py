@@ -58,6 +58,7 @@ def commands(csvs: dict) -> list:
                                      '--png', 'fan.png'], ['fan.png']),
         ('eval', ['eval', '--in', ck + 'sft_btc.pt', '--in', ck + 'rl_btc.pt', '--step', '20', '--paths', '32'],
          [ck + 'eval_btc/report.md', ck + 'eval_btc/per_origin.csv']),
+        ('calibrate --asset all', ['calibrate', '--in', ck + 'rl_btc.pt', '--asset', 'all', '--step', '20', '--paths', '32'], [ck + 'rl_btc.pt']),
         ('eval --asset all --workers 2', ['eval', '--in', ck + 'rl_btc.pt', '--asset', 'all', '--step', '20', '--paths', '32', '--workers', '2'],
          [ck + 'eval_all/report.md', ck + 'eval_all/per_origin.csv']),
         ('pipeline --quick', ['pipeline', '--quick', '--data-dir', 'quick/data', '--tokenizer', 'quick/tokenizer.pt',

@@ -170,6 +170,13 @@ def broken_link(work: Path):
     (work/'data'/'ZZZ_2000-01-03_2001-01-02_1d.csv').symlink_to(work/'nowhere.csv')
 
 
+def indices_only(work: Path):
+    "A data folder `indices` holding one index (AAA's candles as ^IDX) and no stock."
+    (work/'indices').mkdir()
+    src = next((work/'data').glob('AAA_*_1d.csv'))
+    shutil.copy(src, work/'indices'/src.name.replace('AAA', '^IDX', 1))
+
+
 def other_asset_checkpoint(work: Path):
     "checkpoints/midtrain_aaa.pt holding a midtrain checkpoint of asset BBB (as if BBB's slug had been aaa)."
     import torch
@@ -314,6 +321,8 @@ def cases() -> list:
         Case('tokenize-keeps-old', ['python', TOKENIZE_AGAIN], 'old tokenizer kept'),
         # --- theme 2, one declaration per flag's range, checked before any work (the CLI and the Python API)
         Case('paths-1-eval', ['eval', '--in', 'checkpoints/best_model.pt', '--asset', 'AAA', '--paths', '1'], '--paths 1'),
+        Case('calibrate-all-no-stocks', ['calibrate', '--in', 'checkpoints/best_model.pt', '--asset', 'all', '--data-dir', 'indices'],
+             'no stock with validation days', setup=indices_only),
         Case('paths-1-calibrate', ['calibrate', '--in', 'checkpoints/best_model.pt', '--asset', 'AAA', '--paths', '1'], '--paths 1'),
         Case('paths-1-forecast', fc + ['--paths', '1'], '--paths 1'),
         Case('paths-1-python', ['python', "from microchat.forecast import calibrate\n"

@@ -330,6 +330,8 @@ def forecast_cli(*,
     origin, part = history.index[-1], fc.tokenizer.split.part([history.index[-1]])[0]
     print(f"{name}: {paths} paths x {horizon} days from {origin.date()} (close {history.Close.iloc[-1]:,.2f}), "
           f"{fc.stage or Path(in_path).stem} checkpoint {in_path}, {time.perf_counter() - t0:.2f} s")
+    calibration = None if no_calibrate else fc.calibration_for(name)
+    print(f"spread calibrated on the validation days of {calibration['asset']}" if calibration else "spread not calibrated: the model's raw paths")
     if part != 'test': print(f"note: {origin.date()} is a {dict(train='training', val='validation')[part]} day: the checkpoint was "
                              "fitted or selected on data up to it, so this forecast is not out-of-sample")
     print(f.quantiles.to_string(float_format=lambda v: f'{v:,.2f}'))

@@ -262,7 +262,7 @@ def run_eval(*,
              horizons: Annotated[tuple, Range(1, unique=True)] = HORIZONS,  # days ahead to score
              no_calibrate: bool = False,     # score only the raw paths, not the calibration fitted on validation days
              baselines: tuple = BASELINES,   # the baselines to score: random_walk bootstrap garch gjr_garch egarch har_range
-             sample: Annotated[int, Range(0)] = CROSS_SECTION_STOCKS,              # with --asset all: this many stocks (a fixed sample, the same in every run) besides the indices
+             sample: Annotated[int, Range(0)] = CROSS_SECTION_STOCKS,   # with --asset all: this many stocks (a fixed sample, the same in every run) besides the indices
              sectors=None,                   # CSV of ticker,sector: CRPS per sector too (default: sectors.csv in --data-dir if there)
              out=None,                       # report folder (default: eval_{slug} next to the first checkpoint)
              workers: Annotated[int | None, Range(1)] = None,     # processes over the assets (default: one per --threads thread on a CPU, one on CUDA)

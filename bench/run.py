@@ -259,6 +259,60 @@ def sampling_rows(streams, nocache_paths, single_calls, rounds, device) -> list[
             Row(f'sampling, batching: {PATHS} paths in one batch vs {PATHS} one-path calls', f"{fmt_s(cached_s)} (1 call)",
                 f"{fmt_s(singles_s)} ({PATHS} calls{scaled(single_calls)})", f"{singles_s / cached_s:.1f}x", 'report')]
 
+def concatenating_attend(self, layer, q, k, v):
+    """The reference for `KVCache.attend`: the same cache, but the prompt's and the path's scores concatenated and put
+    through `torch.softmax` (maximum subtracted), the weights split again over the two values."""
+    kp, vp = self.prefix[0][layer], self.prefix[1][layer]
+    B, H, hd, Tp = kp.shape; N = q.size(0); R = N // B
+    t = self.pos - Tp
+    qh = (q.reshape(B, R, H, hd) * hd ** -0.5).transpose(1, 2)
+    self.k[layer, t] = k.reshape(B, R, H, hd).transpose(1, 2)
+    self.v[layer, t] = v.reshape(B, R, H, hd).transpose(1, 2)
+    ks, vs = self.k[layer, :t + 1], self.v[layer, :t + 1]
+    w = torch.cat([(qh @ kp).float(), (ks * qh.float()).sum(-1).permute(1, 2, 3, 0)], -1).softmax(-1)   # [B, H, R, Tp+t+1]
+    y = (w[..., :Tp].to(vp.dtype) @ vp).float() + (w[..., Tp:].permute(3, 0, 1, 2).unsqueeze(-1) * vs).sum(0)
+    return y.transpose(1, 2).reshape(N, H, 1, hd)
+
+BUSY_SAMPLER = """
+import sys, torch
+torch.set_num_threads(1)
+from microchat.model import GPT, GPTConfig, precision, sample
+torch.manual_seed(1)
+model, prompt = GPT(GPTConfig()).eval(), torch.randint(0, 512, (128,))
+with precision(sys.argv[1]):
+    sample(model, prompt, 32, n_paths=256, seed=0); print('ready', flush=True)
+    while True: sample(model, prompt, 32, n_paths=256, seed=0)
+"""
+
+def attention_rows(streams, rounds, device) -> list[Row]:
+    """The cached attention (`KVCache.attend`) against `concatenating_attend` in `sample`, 256 paths x 32 days:
+    alone, and beside a second process that samples the same way (what two evaluation workers do on two cores)."""
+    from microchat.model import KVCache
+    name = f'sampling {PATHS} x {HORIZON}, attention over the cache: sums of the two parts vs concatenated scores'
+    if device.type != 'cpu': return [Row(name, 'skipped (CPU only: on a GPU the second process would not share the cores)')]
+    torch.manual_seed(0)
+    model = GPT(GPTConfig()).to(device).eval()
+    prompt = torch.as_tensor(max(streams['train'].values(), key=len)[-CONTEXT:], device=device)
+    ours = lambda: sample(model, prompt, HORIZON, n_paths=PATHS, seed=0)
+    def reference():
+        attend, KVCache.attend = KVCache.attend, concatenating_attend
+        try: return sample(model, prompt, HORIZON, n_paths=PATHS, seed=0)
+        finally: KVCache.attend = attend
+    agree = (ours() == reference()).float().mean().item()   # the same softmax: the same tokens but for rounding
+    alone = race({'ours': ours, 'reference': reference}, rounds, device)
+    rows = [Row(name + ', alone', f"{fmt_s(alone['ours'].s)} ({agree:.1%} of tokens the same)", fmt_s(alone['reference'].s),
+                f"{alone['reference'].s / alone['ours'].s:.2f}x", 'report')]
+    if (os.cpu_count() or 1) < 2: return rows + [Row(name + ', beside a second process', 'skipped (one core)')]
+    prec = 'bf16' if compute_dtype(device) == torch.bfloat16 else 'fp32'
+    busy = subprocess.Popen([sys.executable, '-c', BUSY_SAMPLER, prec], stdout=subprocess.PIPE, text=True,
+                            env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    try:
+        busy.stdout.readline()   # 'ready': it is sampling
+        beside = race({'ours': ours, 'reference': reference}, rounds, device)
+    finally: busy.kill(); busy.wait()
+    return rows + [Row(name + ', beside a second process sampling', fmt_s(beside['ours'].s), fmt_s(beside['reference'].s),
+                       f"{beside['reference'].s / beside['ours'].s:.2f}x", 'report')]
+
 def rl_row(tok, frames, rounds, device, episodes=4, group=8) -> Row:
     """One stage-4 step as `mqc stage4` takes it (`--batch-episodes 4 --group-size 8`: sample 8 paths per episode,
     reward, policy and reference log-probs, backward, AdamW) vs a stage-3 SFT step (forward, backward, clip, AdamW)
@@ -426,6 +480,7 @@ def run(a, device, note, argv):
     log('tokenizer encode'); rows += [tokenizer_row(tok, frames, q['tok_rounds'])]
     log(f"training step, batch {q['batch']}"); rows += training_rows(streams, q['batch'], q['train_rounds'], device, compiled=not a.quick)
     log('sampling'); rows += sampling_rows(streams, q['nocache_paths'], q['single_calls'], q['sample_rounds'], device)
+    log('attention over the cache'); rows += attention_rows(streams, max(5, q['sample_rounds']), device)
     log('RL step'); rows.append(rl_row(tok, frames, q['rl_rounds'], device))
     log('evaluation'); rows += eval_rows(tok, frames, q['rl_rounds'], device)
     log('cross-section evaluation'); rows.append(cross_section_row(tok, 1 if a.quick else 2, device))

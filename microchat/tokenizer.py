@@ -21,8 +21,8 @@ from .files import Range, atomic_write, claim, guarded, need, need_input, need_m
 # %% auto #0
 __all__ = ['FEATURES', 'VOCAB_SIZE', 'HALFLIFE', 'DECAY', 'MIN_VAR', 'TOKENIZER_PATH', 'CLIP', 'TokenizerError',
            'candle_features', 'trailing_var', 'scale', 'scaled_features', 'TokenizerConfig', 'kmeans', 'VQVAE',
-           'Tokenizer', 'train_features', 'fit_tokenizer', 'token_streams', 'fidelity_table', 'tokenizer_quality',
-           'tokenize']
+           'Tokenizer', 'feature_stats', 'train_features', 'fit_tokenizer', 'token_streams', 'fidelity_table',
+           'tokenizer_quality', 'tokenize']
 
 # %% ../nbs/00_tokenizer.ipynb #d4c465ce
 FEATURES = ['log_return', 'body', 'upper_wick', 'lower_wick', 'range']
@@ -247,6 +247,12 @@ def decode(self: Tokenizer, tokens, last_close: float, var: float, dates=None, r
     "Candles (Open, High, Low, Close) of a 1-D token path that starts after a close of `last_close`."
     return pd.DataFrame(last_close * np.exp(self.decode_candles(np.asarray(tokens), var, rng)[1]), columns=PRICES, index=dates)
 
+# %% ../nbs/00_tokenizer.ipynb #c36f1cfa
+def feature_stats(f: np.ndarray, tail: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    "Mean and std of each feature of `f` [N, 5], after winsorising the `tail` share of its values at either end (0: none)."
+    if tail > 0: f = np.clip(f, *np.quantile(f, [tail, 1 - tail], axis=0))
+    return f.mean(0), f.std(0)
+
 # %% ../nbs/00_tokenizer.ipynb #30651a44
 def train_features(frames: dict, split: Split) -> np.ndarray:
     "Volatility-scaled features of every asset's training candles, pooled: [N, 5]."
@@ -254,12 +260,12 @@ def train_features(frames: dict, split: Split) -> np.ndarray:
 
 # %% ../nbs/00_tokenizer.ipynb #251b50ed
 def fit_tokenizer(frames: dict, split: Split, cfg: TokenizerConfig | None = None, steps=3000, batch=2048,
-                  lr=2e-3, seed=0, progress=True) -> Tokenizer:
-    "Fit the VQ-VAE tokenizer on the training days of `frames`."
+                  lr=2e-3, seed=0, progress=True, tail: float = 0.0) -> Tokenizer:
+    "Fit the VQ-VAE tokenizer on the training days of `frames` (`tail`: see `feature_stats`)."
     cfg = cfg or TokenizerConfig()
     torch.manual_seed(seed)
     f = train_features(frames, split)
-    mean, std = f.mean(0), f.std(0)
+    mean, std = feature_stats(f, tail)
     need(len(f) > 0 and np.isfinite(std).all() and (std > 0).all(), f"{', '.join(frames)}: the training days' candles never "
          "move (a feature has no spread), so there is nothing to tokenize; add assets whose prices change")
     x = torch.from_numpy(np.clip((f - mean) / std, -CLIP, CLIP).astype(np.float32))

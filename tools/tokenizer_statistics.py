@@ -9,7 +9,9 @@ training days of every asset in `--data-dir`, and writes their quality tables (`
 validation days, test days beside it) one after the other, with each tokenizer's hash and fitted scales. About six
 minutes per tokenizer on one core of the corpus. With `--models DIR` each tokenizer is also saved as
 DIR/tokenizer_tail<tail>.pt, for the study's second half: stage 1 pretrained on each
-(`tools/scaling.py --tokenizer DIR/tokenizer_tail<tail>.pt`), scored by validation CRPS.
+(`tools/scaling.py --tokenizer DIR/tokenizer_tail<tail>.pt`), scored by validation CRPS, and stages 1-3 at their
+defaults on each (`mqc stage1/stage2/stage3 --tokenizer ...`), the SFT checkpoints scored against every baseline on
+validation days by `tools/val_scores.py`.
 """
 import argparse, time
 from pathlib import Path

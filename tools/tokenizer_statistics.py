@@ -9,9 +9,15 @@ training days of every asset in `--data-dir`, and writes their quality tables (`
 validation days, test days beside it) one after the other, with each tokenizer's hash and fitted scales. About six
 minutes per tokenizer on one core of the corpus. With `--models DIR` each tokenizer is also saved as
 DIR/tokenizer_tail<tail>.pt, for the study's second half: stage 1 pretrained on each
-(`tools/scaling.py --tokenizer DIR/tokenizer_tail<tail>.pt`), scored by validation CRPS, and stages 1-3 at their
-defaults on each (`mqc stage1/stage2/stage3 --tokenizer ...`), the SFT checkpoints scored against every baseline on
-validation days by `tools/val_scores.py`.
+(`tools/scaling.py --tokenizer DIR/tokenizer_tail<tail>.pt --fractions 0.1 1 --out ...`, chapter 00's
+`scaling_winsorised.csv` for tail 1e-4), scored by validation CRPS, and stages 1-3 at their defaults on each, in a
+folder of its own per tokenizer (T=DIR/tokenizer_tail<tail>.pt, C=a folder for its checkpoints):
+
+    mqc stage1 --tokenizer $T --out $C/best_model.pt --threads 1 --precision fp32
+    mqc stage2 --asset ^GSPC --tokenizer $T --in $C/best_model.pt --out $C/midtrain_gspc.pt --threads 1 --precision fp32
+    mqc stage3 --asset ^GSPC --tokenizer $T --in $C/midtrain_gspc.pt --out $C/sft_gspc.pt --threads 1 --precision fp32
+
+whose SFT checkpoints `tools/val_scores.py` scores against every baseline on validation days.
 """
 import argparse, time
 from pathlib import Path

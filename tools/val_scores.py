@@ -9,6 +9,12 @@ seeded, and the two indices), and every baseline of `mqc eval` forecasts the sam
 checkpoints may come from different tokenizers fitted on the same days (the split must be the same): the scores are
 on returns, so they compare. Prints and writes (`--out`) one row per method: CRPS at 1/5/10/32 days pooled over the
 assets and origins, the CRPS relative to the best baseline at each horizon, and 80% / 90% coverage.
+
+`nbs/results/tokenizer_forecasts.csv` (chapter 00) is, with the SFT checkpoints that `tools/tokenizer_statistics.py`
+names:
+
+    python tools/val_scores.py plain=PLAIN/sft_gspc.pt:MODELS/tokenizer_tail0.pt \
+        winsorised=WINS/sft_gspc.pt:MODELS/tokenizer_tail0.0001.pt --out nbs/results/tokenizer_forecasts.csv
 """
 import argparse
 from concurrent.futures import ProcessPoolExecutor
@@ -21,6 +27,7 @@ import torch
 from microchat.data import data_files, load_ohlcv
 from microchat.evaluate import BASELINES, EvalError, evaluate, make_baseline, summarize
 from microchat.forecast import Forecaster
+from microchat.tokenizer import Tokenizer
 from scaling import sample_assets
 
 _models = {}
@@ -51,7 +58,7 @@ def main():
     ap.add_argument('--out', default='nbs/results/val_scores.csv')
     a = ap.parse_args()
     models = {m.split('=', 1)[0]: tuple(m.split('=', 1)[1].split(':', 1)) for m in a.models}
-    splits = {n: Forecaster.load(c, t, 'cpu').tokenizer.split.to_dict() for n, (c, t) in models.items()}
+    splits = {n: Tokenizer.load(t).split.to_dict() for n, (_, t) in models.items()}   # the split only: no model to load here
     if len({str(s) for s in splits.values()}) > 1: raise SystemExit(f"the tokenizers were fitted on different splits: {splits}")
     files = data_files(a.data_dir)
     jobs = [(t, files[t], a.step, a.paths, a.seed) for t in sample_assets(files, a.val_fraction, a.seed)]

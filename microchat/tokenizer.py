@@ -260,7 +260,7 @@ def train_features(frames: dict, split: Split) -> np.ndarray:
 
 # %% ../nbs/00_tokenizer.ipynb #251b50ed
 def fit_tokenizer(frames: dict, split: Split, cfg: TokenizerConfig | None = None, steps=3000, batch=2048,
-                  lr=2e-3, seed=0, progress=True, tail: float = 0.0) -> Tokenizer:
+                  lr=2e-3, seed=0, progress=True, tail: float = 1e-4) -> Tokenizer:
     "Fit the VQ-VAE tokenizer on the training days of `frames` (`tail`: see `feature_stats`)."
     cfg = cfg or TokenizerConfig()
     torch.manual_seed(seed)

@@ -3,8 +3,10 @@
     python tools/scaling.py --data-dir data --tokenizer models/tokenizer_model.pt [--fractions 0.01 0.1 1] \
         [--sizes 2x64 4x128] [--tokens 2e6] [--out nbs/results/scaling.csv] [--threads 1]
 
-The defaults are the runs of `nbs/results/scaling.csv` (about 1 hour on one core); rows already in `--out` are kept
-and not run again, so delete the file to measure anew.
+The defaults are the runs of `nbs/results/scaling.csv` (about 1 hour on one core), which were run on the tokenizer of
+plain feature statistics (`tools/tokenizer_statistics.py --models DIR` writes it as DIR/tokenizer_tail0.pt; today's
+`mqc tokenize` winsorises, chapter 00); rows already in `--out` are kept and not run again, so delete the file to
+measure anew.
 
 Each run pretrains a GPT (`n_layer`x`d_model`) with `mqc stage1`'s own function on a seeded sample of the stocks (the
 indices always in) for the same number of training tokens (so a small fraction is seen for more epochs), then scores

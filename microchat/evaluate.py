@@ -12,6 +12,7 @@ import pandas as pd
 import matplotlib.pyplot as plt
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy.special import gammaln
+from threadpoolctl import threadpool_limits
 from .data import data_files, load_ohlcv
 from .files import atomic_write, need
 
@@ -42,12 +43,13 @@ def training_returns(df: pd.DataFrame, split) -> pd.Series:
 
 # %% ../nbs/03a_evaluate.ipynb #0c53664b
 def _with_stats(forecast):
-    """A method that runs `forecast(history, horizon, n_paths, seed, stats)` and keeps a count in `method.stats`: the origins,
-    the seconds they took, and what `forecast` counts itself (fits from a warm or a cold start, fits that failed, fallbacks)."""
+    """A method that runs `forecast(history, horizon, n_paths, seed, stats)` on one BLAS thread (the same fits at any thread
+    count) and keeps a count in `method.stats`: the origins, the seconds they took, and what `forecast` counts itself (fits
+    from a warm or a cold start, fits that failed, fallbacks)."""
     stats = Counter()
     def method(history, horizon, n_paths, seed):
         t0 = time.perf_counter()
-        paths = forecast(history, horizon, n_paths, seed, stats)
+        with threadpool_limits(limits=1, user_api='blas'): paths = forecast(history, horizon, n_paths, seed, stats)
         stats['origins'] += 1; stats['seconds'] += time.perf_counter() - t0
         return paths
     method.stats = stats

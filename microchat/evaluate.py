@@ -12,7 +12,7 @@ import pandas as pd
 import matplotlib.pyplot as plt
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy.special import gammaln
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 from .data import data_files, load_ohlcv
 from .files import atomic_write, need
 
@@ -42,6 +42,12 @@ def training_returns(df: pd.DataFrame, split) -> pd.Series:
     return r[split.train_mask(r.index)]
 
 # %% ../nbs/03a_evaluate.ipynb #0c53664b
+@functools.cache
+def _blas() -> ThreadpoolController:
+    "This process's BLAS libraries, numpy's and scipy's (arch's optimiser), found once: each search costs milliseconds."
+    import scipy.optimize   # loads scipy's BLAS before the search, so that it is pinned too
+    return ThreadpoolController()
+
 def _with_stats(forecast):
     """A method that runs `forecast(history, horizon, n_paths, seed, stats)` on one BLAS thread (the same fits at any thread
     count) and keeps a count in `method.stats`: the origins, the seconds they took, and what `forecast` counts itself (fits
@@ -49,7 +55,7 @@ def _with_stats(forecast):
     stats = Counter()
     def method(history, horizon, n_paths, seed):
         t0 = time.perf_counter()
-        with threadpool_limits(limits=1, user_api='blas'): paths = forecast(history, horizon, n_paths, seed, stats)
+        with _blas().limit(limits=1, user_api='blas'): paths = forecast(history, horizon, n_paths, seed, stats)
         stats['origins'] += 1; stats['seconds'] += time.perf_counter() - t0
         return paths
     method.stats = stats
